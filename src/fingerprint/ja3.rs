@@ -1,0 +1,93 @@
+//! JA3 and JA3S (<https://github.com/salesforce/ja3>).
+//!
+//! JA3 = `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`: decimal
+//! values in wire order joined by `-`, GREASE removed, empty fields left empty
+//! (`769,47-53,,,`); the hash is the MD5 of that string. The version is the ClientHello's
+//! legacy_version field, not supported_versions. JA3S = `SSLVersion,Cipher,Extensions` of
+//! the ServerHello.
+
+use std::fmt::Write;
+
+use md5::{Digest, Md5};
+
+use super::{hex, no_grease};
+use crate::tls::hello::{ClientHello, ServerHello};
+
+/// A JA3 or JA3S fingerprint: the string and its MD5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ja3 {
+    /// The comma-separated string.
+    pub string: String,
+    /// MD5 of `string`, lowercase hex.
+    pub hash: String,
+}
+
+impl Ja3 {
+    fn from_string(string: String) -> Self {
+        let hash = hex(&Md5::digest(string.as_bytes()));
+        Ja3 { string, hash }
+    }
+}
+
+fn join<I: Iterator<Item = u32>>(out: &mut String, it: I) {
+    for (i, v) in it.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// JA3 of a ClientHello.
+pub fn ja3(ch: &ClientHello) -> Ja3 {
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{},", ch.version);
+    join(&mut s, no_grease(&ch.ciphers).map(u32::from));
+    s.push(',');
+    join(&mut s, no_grease(&ch.extensions).map(u32::from));
+    s.push(',');
+    join(&mut s, no_grease(&ch.groups).map(u32::from));
+    s.push(',');
+    join(&mut s, ch.point_formats.iter().map(|&p| u32::from(p)));
+    Ja3::from_string(s)
+}
+
+/// JA3S of a ServerHello.
+pub fn ja3s(sh: &ServerHello) -> Ja3 {
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{},{},", sh.version, sh.cipher);
+    join(&mut s, no_grease(&sh.extensions).map(u32::from));
+    Ja3::from_string(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::hello::{parse_client_hello, tests::sample_client_hello_body};
+
+    #[test]
+    fn readme_vectors() {
+        // Salesforce README: a ClientHello without extensions keeps empty fields.
+        let ch = ClientHello {
+            version: 769,
+            ciphers: vec![4, 5, 10, 9, 100, 98, 3, 6, 19, 18, 99],
+            ..Default::default()
+        };
+        let j = ja3(&ch);
+        assert_eq!(j.string, "769,4-5-10-9-100-98-3-6-19-18-99,,,");
+        assert_eq!(j.hash, "de350869b8c85de67a350c8d186f11e6");
+    }
+
+    #[test]
+    fn grease_removed_everywhere_wire_order_kept() {
+        let ch = parse_client_hello(&sample_client_hello_body(), false).unwrap();
+        assert_eq!(ja3(&ch).string, "771,4865-4866-49199,0-16-43-10-11-13-51,29-23,0");
+    }
+
+    #[test]
+    fn ja3s_string() {
+        let sh =
+            ServerHello { version: 771, cipher: 4866, extensions: vec![43, 51, 41], ..Default::default() };
+        assert_eq!(ja3s(&sh).string, "771,4866,43-51-41");
+    }
+}

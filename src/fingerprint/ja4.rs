@@ -1,0 +1,301 @@
+//! JA4 (BSD-3-Clause) and JA4S (FoxIO License 1.1), following FoxIO's published
+//! technical details (`technical_details/JA4.md`, `JA4S.md` in FoxIO-LLC/ja4).
+//!
+//! JA4 = `a_b_c`:
+//! * `a`: transport (`t`/`q`/`d`), version (highest non-GREASE supported_versions entry,
+//!   else the legacy version), `d`/`i` for SNI present or not, two-digit counts of ciphers
+//!   and extensions (GREASE removed, capped at 99, SNI and ALPN counted), and two ALPN
+//!   characters.
+//! * `b`: SHA-256 (first 12 hex) of the sorted 4-hex cipher list.
+//! * `c`: SHA-256 (first 12 hex) of the sorted extension list without SNI and ALPN, then
+//!   `_` and the signature algorithms in wire order, only when that extension is present.
+//!
+//! `_r` prints the lists instead of hashes; `_o` keeps wire order (and SNI/ALPN in `c`);
+//! `_ro` does both. Where FoxIO's own tools differ from the spec, the spec wins:
+//! * a first ALPN value whose first or last byte is not ASCII alphanumeric gives the first
+//!   and last hex digits of the value (FoxIO's captures' goldens print `99`; see the test
+//!   `non_alphanumeric_alpn_uses_hex`);
+//! * GREASE values inside signature_algorithms are removed (FoxIO fixed this in 2026).
+
+use super::{Transport, no_grease, sha256_12};
+use crate::tls::hello::{ClientHello, ServerHello, ext};
+
+/// JA4 and its raw and original-order variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ja4 {
+    /// `a_b_c` with hashes, sorted lists.
+    pub ja4: String,
+    /// Raw lists, sorted.
+    pub ja4_r: String,
+    /// Hashes of the lists in wire order.
+    pub ja4_o: String,
+    /// Raw lists in wire order.
+    pub ja4_ro: String,
+}
+
+/// JA4S and its raw variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ja4s {
+    /// `a_b_c` with the extension hash.
+    pub ja4s: String,
+    /// `a_b_c` with the raw extension list.
+    pub ja4s_r: String,
+}
+
+/// The two-character JA4 version code of a protocol version number.
+pub fn version_code(v: u16) -> &'static str {
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// DTLS version numbers count down (0xfefc, DTLS 1.3, is below 0xfefd, DTLS 1.2), so
+/// "highest" means newest, not numerically largest.
+fn dtls_rank(v: u16) -> u8 {
+    match v {
+        0xfefc => 3,
+        0xfefd => 2,
+        0xfeff => 1,
+        _ => 0,
+    }
+}
+
+fn highest_version(ch: &ClientHello, transport: Transport) -> u16 {
+    let offered = no_grease(&ch.supported_versions);
+    let best = match transport {
+        Transport::Dtls => offered.max_by_key(|&v| (dtls_rank(v), v)),
+        _ => offered.max(),
+    };
+    best.unwrap_or(ch.version)
+}
+
+fn is_alnum(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// The two ALPN characters: first and last character of the value; `00` when there is
+/// none or it is empty; the first and last hex digit of the value when its first or last
+/// byte is not ASCII alphanumeric.
+pub fn alpn_chars(value: Option<&[u8]>) -> String {
+    match value {
+        None | Some([]) => "00".into(),
+        Some(v) => {
+            let (first, last) = (v[0], v[v.len() - 1]);
+            if is_alnum(first) && is_alnum(last) {
+                format!("{}{}", first as char, last as char)
+            } else {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                format!("{}{}", HEX[usize::from(first >> 4)] as char, HEX[usize::from(last & 15)] as char)
+            }
+        }
+    }
+}
+
+fn count2(n: usize) -> String {
+    format!("{:02}", n.min(99))
+}
+
+fn hex4_list(it: impl Iterator<Item = u16>) -> String {
+    let mut s = String::new();
+    for (i, v) in it.enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!("{v:04x}"));
+    }
+    s
+}
+
+/// JA4 of a ClientHello seen over `transport`.
+pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
+    let ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
+    let exts: Vec<u16> = no_grease(&ch.extensions).collect();
+    let sni = if ch.has_extension(ext::SERVER_NAME) { 'd' } else { 'i' };
+    let a = format!(
+        "{}{}{}{}{}{}",
+        transport.ja4_char(),
+        version_code(highest_version(ch, transport)),
+        sni,
+        count2(ciphers.len()),
+        count2(exts.len()),
+        alpn_chars(ch.alpn.first().map(Vec::as_slice)),
+    );
+
+    let mut sorted_ciphers = ciphers.clone();
+    sorted_ciphers.sort_unstable();
+    let b_sorted = hex4_list(sorted_ciphers.into_iter());
+    let b_orig = hex4_list(ciphers.iter().copied());
+
+    let mut sorted_exts: Vec<u16> =
+        exts.iter().copied().filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN).collect();
+    sorted_exts.sort_unstable();
+    let sigs = ch.sig_algs.as_ref().map(|s| hex4_list(no_grease(s)));
+    let with_sigs = |list: String| match &sigs {
+        Some(s) => format!("{list}_{s}"),
+        None => list,
+    };
+    let c_sorted = with_sigs(hex4_list(sorted_exts.into_iter()));
+    let c_orig = with_sigs(hex4_list(exts.iter().copied()));
+
+    // An empty extension list hashes to zeros even when the signature-algorithm part
+    // would be present (it cannot be: signature_algorithms is itself an extension).
+    let hash_c = |c: &str, empty: bool| if empty { "000000000000".to_string() } else { sha256_12(c) };
+    let no_c_sorted = !exts.iter().any(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
+    Ja4 {
+        ja4: format!("{a}_{}_{}", sha256_12(&b_sorted), hash_c(&c_sorted, no_c_sorted)),
+        ja4_r: format!("{a}_{b_sorted}_{c_sorted}"),
+        ja4_o: format!("{a}_{}_{}", sha256_12(&b_orig), hash_c(&c_orig, exts.is_empty())),
+        ja4_ro: format!("{a}_{b_orig}_{c_orig}"),
+    }
+}
+
+/// JA4S of a ServerHello seen over `transport` (FoxIO License 1.1: only computed when
+/// JA4+ is turned on).
+pub fn ja4s(sh: &ServerHello, transport: Transport) -> Ja4s {
+    let exts: Vec<u16> = no_grease(&sh.extensions).collect();
+    let a = format!(
+        "{}{}{}{}",
+        transport.ja4_char(),
+        version_code(sh.negotiated_version()),
+        count2(exts.len()),
+        alpn_chars(sh.alpn.as_deref()),
+    );
+    let list = hex4_list(exts.iter().copied());
+    Ja4s {
+        ja4s: format!("{a}_{:04x}_{}", sh.cipher, sha256_12(&list)),
+        ja4s_r: format!("{a}_{:04x}_{list}", sh.cipher),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chrome() -> ClientHello {
+        // A Chrome 14x ClientHello's lists, from its published JA4_ro (GREASE added back in
+        // to check that it is removed).
+        ClientHello {
+            version: 0x0303,
+            ciphers: vec![
+                0x4a4a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+                0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+            ],
+            extensions: vec![
+                0x0a0a, 0x002d, 0x0033, 0x0010, 0xfe0d, 0x0017, 0x44cd, 0x0000, 0x000b, 0x000a, 0x002b,
+                0xff01, 0x0023, 0x0012, 0x0005, 0x000d, 0x001b, 0x1a1a,
+            ],
+            alpn: vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+            supported_versions: vec![0x7a7a, 0x0304, 0x0303],
+            sig_algs: Some(vec![0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chrome_ja4_all_variants() {
+        let j = ja4(&chrome(), Transport::Tcp);
+        assert_eq!(j.ja4, "t13d1516h2_8daaf6152771_d8a2da3f94cd");
+        assert_eq!(j.ja4_o, "t13d1516h2_acb858a92679_f96a17c57971");
+        assert_eq!(
+            j.ja4_r,
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert_eq!(
+            j.ja4_ro,
+            "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_002d,0033,0010,fe0d,0017,44cd,0000,000b,000a,002b,ff01,0023,0012,0005,000d,001b_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert!(ja4(&chrome(), Transport::Quic).ja4.starts_with("q13d1516h2_"));
+    }
+
+    #[test]
+    fn grease_in_signature_algorithms_is_removed() {
+        let mut ch = chrome();
+        ch.sig_algs.as_mut().unwrap().insert(0, 0x5a5a);
+        assert_eq!(ja4(&ch, Transport::Tcp).ja4, "t13d1516h2_8daaf6152771_d8a2da3f94cd");
+    }
+
+    #[test]
+    fn not_grease_values_are_kept() {
+        // 0xeeee and 0xefef look like GREASE but are not (FoxIO issue #60).
+        let mut ch = chrome();
+        ch.sig_algs = Some(vec![0xeeee, 0xefef, 0x0403]);
+        assert!(ja4(&ch, Transport::Tcp).ja4_r.ends_with("_eeee,efef,0403"));
+    }
+
+    #[test]
+    fn no_sig_algs_no_trailing_underscore_and_empty_lists_are_zeros() {
+        // TLS 1.0 hello whose only extension is SNI (FoxIO's https3-301-get.pcap).
+        let ch = ClientHello {
+            version: 0x0301,
+            ciphers: vec![0x0035, 0x002f],
+            extensions: vec![0x0000],
+            sni: Some(b"x".to_vec()),
+            ..Default::default()
+        };
+        let j = ja4(&ch, Transport::Tcp);
+        assert!(j.ja4.starts_with("t10d020100_"), "{}", j.ja4);
+        assert!(j.ja4.ends_with("_000000000000"));
+        assert_eq!(j.ja4_r, "t10d020100_002f,0035_");
+        let empty = ClientHello { version: 0x0303, ..Default::default() };
+        assert_eq!(ja4(&empty, Transport::Tcp).ja4, "t12i000000_000000000000_000000000000");
+        // Extensions present but no signature_algorithms: no underscore inside c.
+        let ch = ClientHello { version: 0x0301, extensions: vec![0x000a, 0x000b], ..Default::default() };
+        assert_eq!(ja4(&ch, Transport::Tcp).ja4_r, "t10i000200__000a,000b");
+    }
+
+    #[test]
+    fn non_alphanumeric_alpn_uses_hex() {
+        // FoxIO's tls-non-ascii-alpn.pcapng: first ALPN is 0xBA 0xAD. Spec: `bd`; FoxIO's
+        // golden files print `99` (an older rule). We follow the spec.
+        assert_eq!(alpn_chars(Some(&[0xba, 0xad])), "bd");
+        assert_eq!(alpn_chars(Some(b"h2")), "h2");
+        assert_eq!(alpn_chars(Some(b"h")), "hh");
+        assert_eq!(alpn_chars(Some(b"http/1.1")), "h1");
+        assert_eq!(alpn_chars(Some(b"h2/")), "6f");
+        assert_eq!(alpn_chars(Some(b"")), "00");
+        assert_eq!(alpn_chars(None), "00");
+    }
+
+    #[test]
+    fn counts_cap_at_99_and_dtls_versions_rank() {
+        let ch = ClientHello { version: 0x0303, ciphers: (1..200).collect(), ..Default::default() };
+        assert!(ja4(&ch, Transport::Tcp).ja4.starts_with("t12i9900"));
+        let ch =
+            ClientHello { version: 0xfefd, supported_versions: vec![0xfefc, 0xfefd], ..Default::default() };
+        assert!(ja4(&ch, Transport::Dtls).ja4.starts_with("dd3i"));
+        let ch = ClientHello { version: 0xfeff, ..Default::default() };
+        assert!(ja4(&ch, Transport::Dtls).ja4.starts_with("dd1i"));
+    }
+
+    #[test]
+    fn ja4s_tls12_and_13() {
+        let sh = ServerHello {
+            version: 0x0303,
+            cipher: 0xc02b,
+            extensions: vec![0xff01, 0x000b, 0x0017, 0x0010],
+            alpn: Some(b"http/1.1".to_vec()),
+            ..Default::default()
+        };
+        let j = ja4s(&sh, Transport::Tcp);
+        assert_eq!(j.ja4s_r, "t1204h1_c02b_ff01,000b,0017,0010");
+        let sh = ServerHello {
+            version: 0x0303,
+            cipher: 0x1301,
+            extensions: vec![0x002b, 0x0033],
+            selected_version: Some(0x0304),
+            ..Default::default()
+        };
+        assert_eq!(ja4s(&sh, Transport::Tcp).ja4s_r, "t130200_1301_002b,0033");
+        let none = ServerHello { version: 0x0301, cipher: 0x0035, ..Default::default() };
+        assert_eq!(ja4s(&none, Transport::Tcp).ja4s, "t100000_0035_000000000000");
+    }
+}

@@ -1,0 +1,25 @@
+//! hellotap: a passive TLS handshake sensor.
+//!
+//! Frames from a capture are decoded to TCP, reassembled per direction only as far as the
+//! handshake needs, and parsed into ClientHello/ServerHello facts; fingerprints (JA3,
+//! JA3S, JA4, and JA4S when JA4+ is on) are computed from them, and one record per
+//! handshake is written as a JSON line in Suricata EVE's vocabulary.
+//!
+//! The modules follow the data: each uses only the ones before it.
+//! `time` → `capture` → `decode` → `flow` → `reassembly` → `tls` → `fingerprint` →
+//! `record` → `session` → `worker` → `output` → `replay`.
+
+#![deny(missing_docs)]
+
+pub mod capture;
+pub mod decode;
+pub mod fingerprint;
+pub mod flow;
+pub mod output;
+pub mod reassembly;
+pub mod record;
+pub mod replay;
+pub mod session;
+pub mod time;
+pub mod tls;
+pub mod worker;

@@ -1,0 +1,95 @@
+//! The `hellotap` command: parse flags, run a command, map the outcome to an exit code
+//! (0 ok, 1 error, 2 bad usage or a bad input file).
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use hellotap::output::JsonLines;
+use hellotap::replay::{self, ReplayConfig};
+use hellotap::worker::WorkerConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "hellotap",
+    version,
+    about = "Passive TLS handshake sensor: JA3/JA4 fingerprints and handshake facts"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read pcap/pcapng files (or directories, recursively, or - for stdin) and write one
+    /// JSON line per TLS handshake.
+    Replay {
+        /// Capture files, directories, or - for standard input.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write events to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Also compute JA4S (FoxIO License 1.1: free for non-commercial use only; see README).
+        #[arg(long)]
+        ja4plus: bool,
+        /// No progress bar and no summary line.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Seconds without packets after which a flow is ended (packet time).
+        #[arg(long, default_value_t = 120)]
+        idle_timeout: u64,
+        /// Most flows tracked at once.
+        #[arg(long, default_value_t = 1 << 20)]
+        max_flows: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hellotap: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay { paths, output, ja4plus, quiet, idle_timeout, max_flows } => {
+            let cfg = ReplayConfig {
+                worker: WorkerConfig {
+                    ja4plus,
+                    idle_timeout_secs: idle_timeout,
+                    max_flows: max_flows.max(1),
+                    ..WorkerConfig::default()
+                },
+                progress: !quiet,
+            };
+            let mut errors = Vec::new();
+            let inputs = replay::expand(&paths, &mut errors);
+            let stderr = io::stderr();
+            let mut err = stderr.lock();
+            for e in &errors {
+                writeln!(err, "hellotap: {}: {}", e.path, e.message)?;
+            }
+            let sink: Box<dyn Write> = match &output {
+                Some(p) => Box::new(File::create(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?),
+                None => Box::new(io::stdout().lock()),
+            };
+            let mut out = JsonLines::new(BufWriter::with_capacity(1 << 16, sink));
+            let summary = replay::run(&inputs, &cfg, &mut out, &mut err)?;
+            if !quiet {
+                writeln!(err, "{}", summary.line())?;
+            }
+            let bad = !errors.is_empty() || summary.bad_inputs > 0;
+            Ok(if bad { ExitCode::from(2) } else { ExitCode::SUCCESS })
+        }
+    }
+}

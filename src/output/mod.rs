@@ -1,0 +1,271 @@
+//! Events as JSON Lines, with Suricata EVE's field names where EVE has the field.
+//!
+//! One object per handshake:
+//!
+//! ```text
+//! {"timestamp":"2026-11-27T10:00:00.123456Z","flow_id":123,"pcap_filename":"x.pcap",
+//!  "event_type":"tls","vlan":[100],"src_ip":"10.0.0.5","src_port":51514,
+//!  "dest_ip":"93.184.216.34","dest_port":443,"proto":"TCP",
+//!  "tls":{"sni":"example.com","version":"TLS 1.3","cipher_suite":"TLS_AES_128_GCM_SHA256",
+//!         "client_alpns":["h2","http/1.1"],"server_alpn":"h2","group":"X25519MLKEM768",
+//!         "client_versions":["TLS 1.3","TLS 1.2"],"hello_retry":false,
+//!         "ja3":{"hash":"…","string":"…"},"ja3s":{"hash":"…","string":"…"},
+//!         "ja4":"…","ja4_r":"…","ja4_o":"…","ja4_ro":"…","ja4s":"…","ja4s_r":"…",
+//!         "alerts":[{"from":"server","level":"fatal","description":"handshake_failure"}],
+//!         "outcome":"established"}}
+//! ```
+//!
+//! * `src_*` is the client (the side that sent the ClientHello), `dest_*` the server.
+//! * `timestamp` is the time of the first ClientHello.
+//! * `tls.version` is the negotiated version (Suricata's spelling: `TLSv1`, `TLS 1.2`,
+//!   `TLS 1.3`); with no ServerHello, the ClientHello's legacy version.
+//! * A field whose value was not seen is absent, never null.
+//! * Byte strings from the wire (SNI, ALPN) that are not valid UTF-8 keep their valid parts
+//!   and have each invalid byte written as `\xNN`, so nothing is dropped and the line is
+//!   always valid JSON.
+//! * Code points with no IANA name are written as `0xNNNN`.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::fingerprint::Transport;
+use crate::fingerprint::ja3::Ja3;
+use crate::fingerprint::no_grease;
+use crate::record::Handshake;
+use crate::tls::names;
+
+/// Bytes as text: valid UTF-8 unchanged, each invalid byte as `\xNN`.
+pub fn escape_bytes(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for &x in chunk.invalid() {
+            s.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    s
+}
+
+/// Suricata's version string, or `0xNNNN` for an unknown value.
+pub fn version_name(v: u16) -> String {
+    names::version(v).map(str::to_string).unwrap_or_else(|| format!("0x{v:04x}"))
+}
+
+fn named(v: u16, f: fn(u16) -> Option<&'static str>) -> String {
+    f(v).map(str::to_string).unwrap_or_else(|| format!("0x{v:04x}"))
+}
+
+#[derive(Serialize)]
+struct Ja3Out<'a> {
+    hash: &'a str,
+    string: &'a str,
+}
+
+impl<'a> From<&'a Ja3> for Ja3Out<'a> {
+    fn from(j: &'a Ja3) -> Self {
+        Ja3Out { hash: &j.hash, string: &j.string }
+    }
+}
+
+#[derive(Serialize)]
+struct AlertOut {
+    from: &'static str,
+    level: &'static str,
+    description: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Serialize)]
+struct TlsOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sni: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cipher_suite: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_alpns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_alpn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_versions: Vec<String>,
+    hello_retry: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    sslv2_client_hello: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_hellos: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja3: Option<Ja3Out<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja3s: Option<Ja3Out<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4_r: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4_o: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4_ro: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4s: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4s_r: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alerts: Vec<AlertOut>,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    anomalies: &'a [String],
+}
+
+#[derive(Serialize)]
+struct EventOut<'a> {
+    timestamp: String,
+    flow_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pcap_filename: Option<&'a str>,
+    event_type: &'static str,
+    #[serde(skip_serializing_if = "<[u16]>::is_empty")]
+    vlan: &'a [u16],
+    src_ip: String,
+    src_port: u16,
+    dest_ip: String,
+    dest_port: u16,
+    proto: &'static str,
+    tls: TlsOut<'a>,
+}
+
+fn tls_out(h: &Handshake) -> TlsOut<'_> {
+    let ch = h.client_hello.as_ref();
+    let sh = h.server_hello.as_ref().filter(|sh| !sh.hello_retry);
+    let version = match (sh, ch) {
+        (Some(sh), _) => Some(version_name(sh.negotiated_version())),
+        (None, Some(ch)) => Some(version_name(ch.version)),
+        (None, None) => None,
+    };
+    // The group: the final ServerHello's key_share; in TLS 1.2 it is in the
+    // ServerKeyExchange (not read yet), so it is absent there.
+    let group = sh.and_then(|s| s.key_share_group).map(|g| named(g, names::group));
+    let fp = &h.fingerprints;
+    TlsOut {
+        sni: ch.and_then(|c| c.sni.as_deref()).map(escape_bytes),
+        version,
+        cipher_suite: sh.map(|s| named(s.cipher, names::cipher_suite)),
+        client_alpns: ch.map(|c| c.alpn.iter().map(|a| escape_bytes(a)).collect()).unwrap_or_default(),
+        server_alpn: sh.and_then(|s| s.alpn.as_deref()).map(escape_bytes),
+        group,
+        client_versions: ch
+            .map(|c| no_grease(&c.supported_versions).map(version_name).collect())
+            .unwrap_or_default(),
+        hello_retry: h.hello_retry,
+        sslv2_client_hello: ch.is_some_and(|c| c.sslv2),
+        client_hellos: (h.client_hello_count > 1).then_some(h.client_hello_count),
+        ja3: fp.ja3.as_ref().map(Ja3Out::from),
+        ja3s: fp.ja3s.as_ref().map(Ja3Out::from),
+        ja4: fp.ja4.as_ref().map(|j| j.ja4.as_str()),
+        ja4_r: fp.ja4.as_ref().map(|j| j.ja4_r.as_str()),
+        ja4_o: fp.ja4.as_ref().map(|j| j.ja4_o.as_str()),
+        ja4_ro: fp.ja4.as_ref().map(|j| j.ja4_ro.as_str()),
+        ja4s: fp.ja4s.as_ref().map(|j| j.ja4s.as_str()),
+        ja4s_r: fp.ja4s.as_ref().map(|j| j.ja4s_r.as_str()),
+        alerts: h
+            .alerts
+            .iter()
+            .map(|a| AlertOut {
+                from: a.from.as_str(),
+                level: match a.level {
+                    1 => "warning",
+                    2 => "fatal",
+                    _ => "unknown",
+                },
+                description: names::alert_description(a.description)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| a.description.to_string()),
+            })
+            .collect(),
+        outcome: h.outcome.as_str(),
+        anomalies: &h.anomalies,
+    }
+}
+
+/// Serialises a record as one JSON line (without the newline).
+pub fn to_json(h: &Handshake) -> String {
+    let ev = EventOut {
+        timestamp: h.timestamp.to_string(),
+        flow_id: h.flow_id,
+        pcap_filename: h.pcap_filename.as_deref(),
+        event_type: match h.transport {
+            Transport::Tcp => "tls",
+            Transport::Quic => "quic",
+            Transport::Dtls => "dtls",
+        },
+        vlan: &h.vlans,
+        src_ip: h.client.0.to_string(),
+        src_port: h.client.1,
+        dest_ip: h.server.0.to_string(),
+        dest_port: h.server.1,
+        proto: match h.transport {
+            Transport::Tcp => "TCP",
+            _ => "UDP",
+        },
+        tls: tls_out(h),
+    };
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_string(&ev).unwrap_or_default()
+}
+
+/// Writes events as JSON Lines to any writer.
+pub struct JsonLines<W: Write> {
+    out: W,
+    /// Events written.
+    pub written: u64,
+}
+
+impl<W: Write> JsonLines<W> {
+    /// Wraps a writer (buffer it: each event is one small write).
+    pub fn new(out: W) -> Self {
+        JsonLines { out, written: 0 }
+    }
+
+    /// Writes one event line.
+    pub fn write(&mut self, h: &Handshake) -> io::Result<()> {
+        let line = to_json(h);
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Flushes the writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_invalid_utf8_without_dropping() {
+        assert_eq!(escape_bytes(b"example.com"), "example.com");
+        assert_eq!(escape_bytes(b"a\xffb\xc3"), "a\\xffb\\xc3");
+        assert_eq!(escape_bytes("é".as_bytes()), "é");
+        let j = serde_json::to_string(&escape_bytes(b"\x00\xba\xad")).unwrap();
+        assert_eq!(j, "\"\\u0000\\\\xba\\\\xad\"");
+    }
+
+    #[test]
+    fn names_and_fallbacks() {
+        assert_eq!(version_name(0x0303), "TLS 1.2");
+        assert_eq!(version_name(0x0301), "TLSv1");
+        assert_eq!(version_name(0x1234), "0x1234");
+        assert_eq!(named(0x1301, names::cipher_suite), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(named(0xffee, names::cipher_suite), "0xffee");
+    }
+}

@@ -1,0 +1,262 @@
+//! TCP stream reassembly for one direction, only as far as a handshake needs.
+//!
+//! Policy (the one most IDS use, documented so results can be explained):
+//! * **First data wins.** Bytes already delivered are never replaced; a retransmission or
+//!   an overlapping segment only contributes the bytes beyond what was delivered. Between
+//!   two buffered out-of-order segments that overlap, the one that arrived first wins.
+//! * **Start of stream.** With a SYN seen, data starts at ISN+1 (so TCP Fast Open data on
+//!   the SYN is delivered first). Without one (a flow picked up midstream) the first
+//!   segment seen starts the stream; bytes before it are ignored.
+//! * **Snaplen-truncated segments** are treated as not received (a gap that a
+//!   retransmission may fill), never delivered as partial data.
+//! * **Caps.** At most [`StreamLimits::max_ooo_segments`] segments and
+//!   [`StreamLimits::max_ooo_bytes`] bytes wait out of order; data further ahead than
+//!   [`StreamLimits::max_ahead`] is dropped. Every drop is counted in [`StreamStats`].
+//!
+//! In-order segments are delivered straight from the frame (zero-copy); only out-of-order
+//! segments are copied, and only until the hole before them is filled.
+
+/// Caps for one direction's reassembly.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// Most segments buffered out of order.
+    pub max_ooo_segments: usize,
+    /// Most bytes buffered out of order.
+    pub max_ooo_bytes: usize,
+    /// Furthest a buffered segment may start beyond the next expected byte.
+    pub max_ahead: u32,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        StreamLimits { max_ooo_segments: 64, max_ooo_bytes: 128 * 1024, max_ahead: 1 << 20 }
+    }
+}
+
+/// What reassembly of one direction counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Segments whose bytes had all been delivered already (retransmissions).
+    pub retransmitted: u64,
+    /// Segments that overlapped delivered data in part (the new part was used).
+    pub overlaps: u64,
+    /// Segments buffered because they arrived ahead of a hole.
+    pub out_of_order: u64,
+    /// Out-of-order segments dropped by the caps.
+    pub ooo_dropped: u64,
+    /// Segments ignored because the snaplen cut them.
+    pub truncated: u64,
+}
+
+/// Reassembly state of one direction.
+#[derive(Debug, Default)]
+pub struct TcpStream {
+    limits: StreamLimits,
+    started: bool,
+    /// Sequence number of the next byte to deliver.
+    next_seq: u32,
+    /// Segments waiting for a hole to fill: (seq, bytes), in arrival order.
+    ooo: Vec<(u32, Vec<u8>)>,
+    ooo_bytes: usize,
+    /// Bytes delivered so far.
+    delivered: u64,
+    /// Counters.
+    pub stats: StreamStats,
+}
+
+/// `a - b` in sequence space, as a signed distance.
+fn seq_diff(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+impl TcpStream {
+    /// A stream with the given caps.
+    pub fn new(limits: StreamLimits) -> Self {
+        TcpStream { limits, ..Default::default() }
+    }
+
+    /// Bytes delivered in order so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Bytes held out of order.
+    pub fn buffered(&self) -> usize {
+        self.ooo_bytes
+    }
+
+    /// Drops buffered data (the handshake is final; nothing more will be read).
+    pub fn release(&mut self) {
+        self.ooo = Vec::new();
+        self.ooo_bytes = 0;
+    }
+
+    /// Handles one segment of this direction. `truncated` marks a segment the snaplen cut.
+    /// Calls `deliver` with each run of new in-order bytes.
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+        truncated: bool,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) {
+        let data_seq = if syn { seq.wrapping_add(1) } else { seq };
+        if !self.started {
+            if syn {
+                self.started = true;
+                self.next_seq = data_seq;
+            } else if !payload.is_empty() && !truncated {
+                // Midstream pickup: this segment starts the stream.
+                self.started = true;
+                self.next_seq = data_seq;
+            }
+        }
+        if payload.is_empty() || !self.started {
+            return;
+        }
+        if truncated {
+            self.stats.truncated += 1;
+            return;
+        }
+        let rel = seq_diff(data_seq, self.next_seq);
+        if rel > 0 {
+            self.buffer(data_seq, rel as u32, payload);
+            return;
+        }
+        let skip = rel.unsigned_abs() as usize;
+        if skip >= payload.len() {
+            self.stats.retransmitted += 1;
+            return;
+        }
+        if skip > 0 {
+            self.stats.overlaps += 1;
+        }
+        self.push(&payload[skip..], deliver);
+        self.drain(deliver);
+    }
+
+    fn push(&mut self, bytes: &[u8], deliver: &mut dyn FnMut(&[u8])) {
+        self.next_seq = self.next_seq.wrapping_add(bytes.len() as u32);
+        self.delivered += bytes.len() as u64;
+        deliver(bytes);
+    }
+
+    fn buffer(&mut self, seq: u32, ahead: u32, payload: &[u8]) {
+        if ahead > self.limits.max_ahead
+            || self.ooo.len() >= self.limits.max_ooo_segments
+            || self.ooo_bytes + payload.len() > self.limits.max_ooo_bytes
+        {
+            self.stats.ooo_dropped += 1;
+            return;
+        }
+        self.stats.out_of_order += 1;
+        self.ooo_bytes += payload.len();
+        self.ooo.push((seq, payload.to_vec()));
+    }
+
+    /// Delivers buffered segments that the stream has reached, lowest start first (the
+    /// earliest arrival among equal starts), until a hole remains.
+    fn drain(&mut self, deliver: &mut dyn FnMut(&[u8])) {
+        loop {
+            let mut best: Option<usize> = None;
+            for (i, (s, _)) in self.ooo.iter().enumerate() {
+                if seq_diff(*s, self.next_seq) <= 0 {
+                    match best {
+                        Some(b) if seq_diff(*s, self.ooo[b].0) >= 0 => {}
+                        _ => best = Some(i),
+                    }
+                }
+            }
+            let Some(i) = best else { return };
+            let (s, data) = self.ooo.remove(i);
+            self.ooo_bytes -= data.len();
+            let skip = seq_diff(self.next_seq, s) as usize;
+            if skip < data.len() {
+                if skip > 0 {
+                    self.stats.overlaps += 1;
+                }
+                self.push(&data[skip..], deliver);
+            } else {
+                self.stats.retransmitted += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(s: &mut TcpStream, segs: &[(u32, bool, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &(seq, syn, p) in segs {
+            s.segment(seq, syn, p, false, &mut |b| out.extend_from_slice(b));
+        }
+        out
+    }
+
+    #[test]
+    fn in_order_with_syn_and_tfo() {
+        let mut s = TcpStream::default();
+        let got = collect(&mut s, &[(100, true, b"tfo"), (104, false, b"abc"), (107, false, b"d")]);
+        assert_eq!(got, b"tfoabcd");
+    }
+
+    #[test]
+    fn out_of_order_retransmit_overlap_first_wins() {
+        let mut s = TcpStream::default();
+        let got = collect(
+            &mut s,
+            &[
+                (0, true, b""),
+                (4, false, b"efgh"),
+                (6, false, b"XXij"), // overlaps the buffered segment: first arrival wins
+                (1, false, b"abc"),
+                (1, false, b"abc"),  // retransmission
+                (2, false, b"YYdZ"), // wholly delivered already: ignored
+            ],
+        );
+        // seq 1..3 "abc", 4..7 "efgh", then "ij" from the overlapping buffered segment.
+        assert_eq!(got, b"abcefghij");
+        assert_eq!(s.stats.overlaps, 1);
+        assert_eq!(s.stats.retransmitted, 2);
+    }
+
+    #[test]
+    fn sequence_wraparound() {
+        let mut s = TcpStream::default();
+        let isn = u32::MAX - 2;
+        let got = collect(
+            &mut s,
+            &[(isn, true, b""), (0, false, b"cd"), (isn.wrapping_add(1), false, b"ab"), (2, false, b"ef")],
+        );
+        assert_eq!(got, b"abcdef");
+    }
+
+    #[test]
+    fn midstream_and_truncated() {
+        let mut s = TcpStream::default();
+        let mut out = Vec::new();
+        s.segment(500, false, b"trunc", true, &mut |b| out.extend_from_slice(b));
+        s.segment(500, false, b"hello", false, &mut |b| out.extend_from_slice(b));
+        s.segment(505, false, b"cut!!", true, &mut |b| out.extend_from_slice(b));
+        s.segment(510, false, b"later", false, &mut |b| out.extend_from_slice(b));
+        s.segment(505, false, b"whole", false, &mut |b| out.extend_from_slice(b));
+        assert_eq!(out, b"hellowholelater");
+        assert_eq!(s.stats.truncated, 1);
+    }
+
+    #[test]
+    fn caps_bound_buffering() {
+        let limits = StreamLimits { max_ooo_segments: 2, max_ooo_bytes: 10, max_ahead: 100 };
+        let mut s = TcpStream::new(limits);
+        let got = collect(
+            &mut s,
+            &[(0, true, b""), (11, false, b"a"), (21, false, b"b"), (31, false, b"c"), (500, false, b"far")],
+        );
+        assert!(got.is_empty());
+        assert_eq!(s.stats.ooo_dropped, 2);
+        assert!(s.buffered() <= 10);
+    }
+}

@@ -1,0 +1,125 @@
+//! The owned `Handshake` record every consumer (rules, metrics, output) receives: one per
+//! TLS session, emitted once, when its facts are final.
+
+use std::sync::Arc;
+
+use crate::fingerprint::Transport;
+use crate::fingerprint::ja3::Ja3;
+use crate::fingerprint::ja4::{Ja4, Ja4s};
+use crate::flow::Endpoint;
+use crate::time::Timestamp;
+use crate::tls::hello::{ClientHello, ServerHello};
+
+/// Which side sent something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The side that sent the ClientHello.
+    Client,
+    /// The side that sent the ServerHello.
+    Server,
+}
+
+impl Side {
+    /// `client` or `server`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
+}
+
+/// A plaintext alert seen during the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alert {
+    /// Who sent it.
+    pub from: Side,
+    /// 1 warning, 2 fatal.
+    pub level: u8,
+    /// AlertDescription code.
+    pub description: u8,
+}
+
+/// How the handshake ended, as far as the sensor saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server answered and went on past its hello (ServerHelloDone, ChangeCipherSpec
+    /// or encrypted records).
+    Established,
+    /// A fatal alert ended it.
+    Alert,
+    /// The connection was reset before the handshake completed.
+    Reset,
+    /// The flow went idle before the handshake completed.
+    Timeout,
+    /// A ClientHello got no ServerHello before the connection closed or the capture ended.
+    NoServerResponse,
+    /// The server answered but the capture or connection ended before its first flight
+    /// was complete.
+    Incomplete,
+}
+
+impl Outcome {
+    /// The event's `outcome` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Established => "established",
+            Outcome::Alert => "alert",
+            Outcome::Reset => "reset",
+            Outcome::Timeout => "timeout",
+            Outcome::NoServerResponse => "no_server_response",
+            Outcome::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Fingerprints computed for a record (absent when the hello was not seen, or the
+/// fingerprint is switched off).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fingerprints {
+    /// JA3 of the first ClientHello.
+    pub ja3: Option<Ja3>,
+    /// JA3S of the first ServerHello.
+    pub ja3s: Option<Ja3>,
+    /// JA4 of the first ClientHello.
+    pub ja4: Option<Ja4>,
+    /// JA4S of the first ServerHello (JA4+ only).
+    pub ja4s: Option<Ja4s>,
+}
+
+/// Everything the sensor learned about one TLS handshake.
+#[derive(Debug, Clone)]
+pub struct Handshake {
+    /// Stable flow id (same across runs on the same capture).
+    pub flow_id: u64,
+    /// Time of the first ClientHello (or of the ServerHello when no ClientHello was seen).
+    pub timestamp: Timestamp,
+    /// TCP, QUIC or DTLS.
+    pub transport: Transport,
+    /// The client's endpoint.
+    pub client: Endpoint,
+    /// The server's endpoint.
+    pub server: Endpoint,
+    /// VLAN ids, outermost first.
+    pub vlans: Vec<u16>,
+    /// The input file (replay only).
+    pub pcap_filename: Option<Arc<str>>,
+    /// The first ClientHello: it defines JA3/JA4.
+    pub client_hello: Option<ClientHello>,
+    /// How many ClientHellos were seen (2 after a HelloRetryRequest).
+    pub client_hello_count: u32,
+    /// The first ServerHello (a HelloRetryRequest when there was one): defines JA3S/JA4S.
+    pub first_server_hello: Option<ServerHello>,
+    /// The last ServerHello: the negotiated version, cipher and group.
+    pub server_hello: Option<ServerHello>,
+    /// A HelloRetryRequest was seen.
+    pub hello_retry: bool,
+    /// Plaintext alerts, in order.
+    pub alerts: Vec<Alert>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Parse problems, as `what: detail` strings.
+    pub anomalies: Vec<String>,
+    /// Fingerprints.
+    pub fingerprints: Fingerprints,
+}

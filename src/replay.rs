@@ -1,0 +1,237 @@
+//! Offline replay: capture files and directories through the pipeline, events out.
+//!
+//! Each input file is an independent capture: its flows are ended (and their pending
+//! handshakes emitted) when the file ends, so a file's events never depend on which
+//! files were replayed with it. A damaged file is reported with its offset, the events
+//! it yielded before the damage are kept, and the other inputs are still processed.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::capture::{self, CaptureError};
+use crate::output::JsonLines;
+use crate::record::Handshake;
+use crate::worker::{Worker, WorkerConfig, WorkerStats};
+
+/// One input to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Standard input.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Input {
+    fn display(&self) -> String {
+        match self {
+            Input::Stdin => "-".to_string(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Problems met while expanding and reading inputs.
+#[derive(Debug)]
+pub struct InputError {
+    /// The path concerned.
+    pub path: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Expands paths into inputs: `-` is stdin, a directory is walked recursively (sorted,
+/// keeping only files that start with a pcap/pcapng magic number, so golden files and
+/// READMEs beside captures are skipped), a file is taken as given.
+pub fn expand(paths: &[PathBuf], errors: &mut Vec<InputError>) -> Vec<Input> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Input::Stdin);
+        } else if p.is_dir() {
+            walk(p, &mut out, errors, 0);
+        } else if p.exists() {
+            out.push(Input::File(p.clone()));
+        } else {
+            errors.push(InputError {
+                path: p.display().to_string(),
+                message: "no such file or directory".into(),
+            });
+        }
+    }
+    out
+}
+
+const MAX_DIR_DEPTH: usize = 32;
+
+fn walk(dir: &Path, out: &mut Vec<Input>, errors: &mut Vec<InputError>, depth: usize) {
+    if depth > MAX_DIR_DEPTH {
+        errors.push(InputError {
+            path: dir.display().to_string(),
+            message: "directory nesting too deep".into(),
+        });
+        return;
+    }
+    let mut entries: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+        Err(e) => {
+            errors.push(InputError { path: dir.display().to_string(), message: e.to_string() });
+            return;
+        }
+    };
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out, errors, depth + 1);
+        } else if is_capture_file(&p) {
+            out.push(Input::File(p));
+        }
+    }
+}
+
+fn is_capture_file(p: &Path) -> bool {
+    let mut head = [0u8; 4];
+    File::open(p).and_then(|mut f| f.read_exact(&mut head)).is_ok() && capture::has_capture_magic(&head)
+}
+
+/// Replay settings.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayConfig {
+    /// Worker settings.
+    pub worker: WorkerConfig,
+    /// Show a progress bar on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What a replay did.
+#[derive(Debug, Default)]
+pub struct ReplaySummary {
+    /// Inputs read.
+    pub inputs: usize,
+    /// Inputs that were missing, unreadable, not captures, or damaged.
+    pub bad_inputs: usize,
+    /// Events written.
+    pub events: u64,
+    /// Worker counters.
+    pub stats: WorkerStats,
+    /// Seconds taken.
+    pub seconds: f64,
+    /// The output stopped accepting events (closed pipe).
+    pub output_closed: bool,
+}
+
+/// Replays `inputs`, writing events to `out` and one line per bad input to `err`.
+pub fn run<W: Write, E: Write>(
+    inputs: &[Input],
+    cfg: &ReplayConfig,
+    out: &mut JsonLines<W>,
+    err: &mut E,
+) -> io::Result<ReplaySummary> {
+    let started = Instant::now();
+    let mut summary = ReplaySummary::default();
+    let mut worker = Worker::new(cfg.worker.clone());
+    let show_progress = cfg.progress && io::stderr().is_terminal();
+    let mut write_err: Option<io::Error> = None;
+    for input in inputs {
+        summary.inputs += 1;
+        let name = input.display();
+        worker.set_pcap_filename(Some(Arc::from(name.as_str())));
+        let (reader, total): (Box<dyn Read + Send>, Option<u64>) = match input {
+            Input::Stdin => (Box::new(io::stdin()), None),
+            Input::File(p) => match File::open(p) {
+                Ok(f) => {
+                    let len = f.metadata().ok().map(|m| m.len());
+                    (Box::new(io::BufReader::with_capacity(1 << 16, f)), len)
+                }
+                Err(e) => {
+                    summary.bad_inputs += 1;
+                    writeln!(err, "hellotap: {name}: {e}")?;
+                    continue;
+                }
+            },
+        };
+        let mut emit = |h: Handshake| {
+            if write_err.is_none() {
+                if let Err(e) = out.write(&h) {
+                    write_err = Some(e);
+                }
+            }
+        };
+        let result = capture::read_capture(
+            reader,
+            |frame| worker.frame(frame, &mut emit),
+            |done| {
+                if show_progress {
+                    progress_line(&name, done, total);
+                }
+            },
+        );
+        worker.flush(&mut emit);
+        if show_progress {
+            eprint!("\r\x1b[K");
+        }
+        if let Err(e) = result {
+            summary.bad_inputs += 1;
+            report(err, &name, &e)?;
+        }
+        if let Some(e) = write_err.take() {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                summary.output_closed = true;
+                break;
+            }
+            return Err(e);
+        }
+    }
+    if !summary.output_closed {
+        if let Err(e) = out.flush() {
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                return Err(e);
+            }
+            summary.output_closed = true;
+        }
+    }
+    summary.events = out.written;
+    summary.stats = worker.stats.clone();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn report<E: Write>(err: &mut E, name: &str, e: &CaptureError) -> io::Result<()> {
+    writeln!(err, "hellotap: {name}: {e}")
+}
+
+fn progress_line(name: &str, done: u64, total: Option<u64>) {
+    match total {
+        Some(t) if t > 0 => {
+            let pct = (done as f64 / t as f64 * 100.0).min(100.0);
+            let filled = (pct / 5.0) as usize;
+            eprint!(
+                "\r\x1b[K{name} [{}{}] {pct:5.1}% {:.1}/{:.1} MB",
+                "#".repeat(filled),
+                ".".repeat(20 - filled.min(20)),
+                done as f64 / 1e6,
+                t as f64 / 1e6
+            );
+        }
+        _ => eprint!("\r\x1b[K{name} {:.1} MB", done as f64 / 1e6),
+    }
+}
+
+impl ReplaySummary {
+    /// The one-line summary printed at the end.
+    pub fn line(&self) -> String {
+        format!(
+            "hellotap: {} packets, {} flows, {} handshakes, {} events, {} decode errors, {} bad inputs in {:.2}s",
+            self.stats.packets,
+            self.stats.flows_created,
+            self.stats.handshakes,
+            self.events,
+            self.stats.decode_error_total(),
+            self.bad_inputs,
+            self.seconds
+        )
+    }
+}

@@ -1,0 +1,282 @@
+//! One connection's TLS handshake, built from the in-order bytes of each direction.
+//!
+//! TLS is found by content, on any port: a direction is TLS when its stream starts with a
+//! TLS record (or an SSLv2-compatible hello), or when a ClientHello/ServerHello record
+//! shows up within the first [`SessionLimits::max_preamble`] bytes (after an HTTP CONNECT
+//! or SOCKS exchange, or when the flow was picked up midstream). The client is the side
+//! that sends the ClientHello.
+//!
+//! The facts are final when the server's first flight is complete (ServerHelloDone,
+//! ChangeCipherSpec or encrypted records after the ServerHello that is not a
+//! HelloRetryRequest), or a fatal alert is seen; otherwise when the flow ends.
+
+use crate::flow::Dir;
+use crate::record::{Alert, Outcome, Side};
+use crate::time::Timestamp;
+use crate::tls::handshake;
+use crate::tls::hello::{self, ClientHello, ServerHello};
+use crate::tls::stream::{DirError, DirLimits, DirParser, TlsItem, find_hello_record, looks_like_tls_start};
+
+/// Caps for one session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Bytes of non-TLS preamble searched for a hello, per direction.
+    pub max_preamble: usize,
+    /// Bytes of each direction read at most (the handshake is in the first few KB).
+    pub max_stream: u64,
+    /// Record-layer caps.
+    pub dir: DirLimits,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits { max_preamble: 4096, max_stream: 256 * 1024, dir: DirLimits::default() }
+    }
+}
+
+#[derive(Debug)]
+enum DirState {
+    /// Looking for TLS; holds bytes that did not start with TLS (bounded).
+    Detect(Vec<u8>),
+    /// Parsing records.
+    Tls(DirParser),
+    /// Not TLS, or past what we need.
+    Off,
+}
+
+/// What the session learned so far.
+#[derive(Debug, Default)]
+pub struct Facts {
+    /// Direction that sent the ClientHello (or the reverse of the ServerHello's).
+    pub client_dir: Option<Dir>,
+    /// Time of the first hello.
+    pub first_hello_ts: Option<Timestamp>,
+    /// The first ClientHello.
+    pub client_hello: Option<ClientHello>,
+    /// ClientHellos seen.
+    pub client_hello_count: u32,
+    /// The first ServerHello.
+    pub first_server_hello: Option<ServerHello>,
+    /// The last ServerHello.
+    pub server_hello: Option<ServerHello>,
+    /// A HelloRetryRequest was seen.
+    pub hello_retry: bool,
+    /// Alerts in order.
+    pub alerts: Vec<Alert>,
+    /// Parse problems.
+    pub anomalies: Vec<String>,
+    /// How it ended, once final.
+    pub outcome: Option<Outcome>,
+}
+
+impl Facts {
+    /// True when a ClientHello or ServerHello was seen (the session is worth an event).
+    pub fn has_hello(&self) -> bool {
+        self.client_hello.is_some() || self.first_server_hello.is_some()
+    }
+
+    fn side_of(&self, dir: Dir) -> Side {
+        match self.client_dir {
+            Some(c) if c == dir => Side::Client,
+            Some(_) => Side::Server,
+            None => Side::Client,
+        }
+    }
+
+    fn is_server(&self, dir: Dir) -> bool {
+        self.client_dir.is_some_and(|c| c != dir)
+    }
+
+    fn item(&mut self, dir: Dir, ts: Timestamp, item: TlsItem<'_>) {
+        if self.outcome.is_some() {
+            return;
+        }
+        match item {
+            TlsItem::Handshake { msg_type: handshake::CLIENT_HELLO, body } => {
+                self.client_hello_in(dir, ts, hello::parse_client_hello(body, false))
+            }
+            TlsItem::Sslv2ClientHello(m) => self.client_hello_in(dir, ts, hello::parse_sslv2_client_hello(m)),
+            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO, body } => {
+                match hello::parse_server_hello(body) {
+                    Ok(sh) => {
+                        if self.client_dir.is_none() {
+                            self.client_dir = Some(dir.flip());
+                        }
+                        self.first_hello_ts.get_or_insert(ts);
+                        for (e, what) in &sh.anomalies {
+                            self.anomalies.push(format!("server_hello extension {e}: {what}"));
+                        }
+                        if sh.hello_retry {
+                            self.hello_retry = true;
+                        }
+                        if self.first_server_hello.is_none() {
+                            self.first_server_hello = Some(sh.clone());
+                        }
+                        self.server_hello = Some(sh);
+                    }
+                    Err(e) => self.anomalies.push(format!("server_hello: {e}")),
+                }
+            }
+            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO_DONE, .. } => self.server_progressed(dir),
+            TlsItem::Handshake { .. } => {}
+            TlsItem::ChangeCipherSpec | TlsItem::ApplicationData | TlsItem::EncryptedHandshake => {
+                self.server_progressed(dir)
+            }
+            TlsItem::Alert { level, description } => {
+                self.alerts.push(Alert { from: self.side_of(dir), level, description });
+                if level == 2 {
+                    self.outcome = Some(Outcome::Alert);
+                }
+            }
+            TlsItem::EncryptedAlert => {}
+        }
+    }
+
+    fn client_hello_in(
+        &mut self,
+        dir: Dir,
+        ts: Timestamp,
+        ch: Result<ClientHello, crate::tls::reader::ParseError>,
+    ) {
+        self.client_hello_count += 1;
+        match ch {
+            Ok(ch) => {
+                if self.client_hello.is_none() {
+                    self.client_dir = Some(dir);
+                    self.first_hello_ts = Some(ts);
+                    for (e, what) in &ch.anomalies {
+                        self.anomalies.push(format!("client_hello extension {e}: {what}"));
+                    }
+                    self.client_hello = Some(ch);
+                }
+            }
+            Err(e) => self.anomalies.push(format!("client_hello: {e}")),
+        }
+    }
+
+    /// The server went past its hello: final unless that hello was a HelloRetryRequest
+    /// (after which a middlebox-compatibility ChangeCipherSpec may follow).
+    fn server_progressed(&mut self, dir: Dir) {
+        if !self.is_server(dir) {
+            return;
+        }
+        if self.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry) {
+            self.outcome = Some(Outcome::Established);
+        }
+    }
+}
+
+/// The TLS view of one TCP connection.
+#[derive(Debug)]
+pub struct TlsSession {
+    limits: SessionLimits,
+    dirs: [DirState; 2],
+    fed: [u64; 2],
+    /// What was learned.
+    pub facts: Facts,
+}
+
+impl TlsSession {
+    /// A new session.
+    pub fn new(limits: SessionLimits) -> Self {
+        TlsSession {
+            limits,
+            dirs: [DirState::Detect(Vec::new()), DirState::Detect(Vec::new())],
+            fed: [0; 2],
+            facts: Facts::default(),
+        }
+    }
+
+    /// True when the facts are final (no more bytes are needed).
+    pub fn is_final(&self) -> bool {
+        self.facts.outcome.is_some()
+    }
+
+    /// True when neither direction can still yield a hello (both gave up on TLS).
+    pub fn is_hopeless(&self) -> bool {
+        !self.facts.has_hello() && self.dirs.iter().all(|d| matches!(d, DirState::Off))
+    }
+
+    /// Bytes held in this session's buffers.
+    pub fn buffered(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|d| match d {
+                DirState::Detect(v) => v.len(),
+                DirState::Tls(p) => p.buffered(),
+                DirState::Off => 0,
+            })
+            .sum()
+    }
+
+    /// Feeds in-order bytes of direction `dir`, seen at `ts`.
+    pub fn data(&mut self, dir: Dir, ts: Timestamp, data: &[u8]) {
+        if self.is_final() {
+            return;
+        }
+        let i = dir.index();
+        let room = self.limits.max_stream.saturating_sub(self.fed[i]);
+        if room == 0 {
+            self.dirs[i] = DirState::Off;
+            return;
+        }
+        let data = &data[..data.len().min(room as usize)];
+        self.fed[i] += data.len() as u64;
+        let facts = &mut self.facts;
+        let state = &mut self.dirs[i];
+        let mut emit = |item: TlsItem<'_>| facts.item(dir, ts, item);
+        match state {
+            DirState::Off => {}
+            DirState::Tls(p) => p.feed(data, &mut emit),
+            DirState::Detect(buf) => {
+                // Fast path: the stream starts with TLS in this segment; parse in place.
+                if buf.is_empty() && looks_like_tls_start(data) {
+                    let mut p = DirParser::new(self.limits.dir);
+                    p.feed(data, &mut emit);
+                    *state = DirState::Tls(p);
+                } else {
+                    let room = self.limits.max_preamble.saturating_sub(buf.len());
+                    buf.extend_from_slice(&data[..data.len().min(room)]);
+                    let start = if looks_like_tls_start(buf) { Some(0) } else { find_hello_record(buf) };
+                    if let Some(at) = start {
+                        let mut p = DirParser::new(self.limits.dir);
+                        p.feed(&buf[at..], &mut emit);
+                        // Bytes past the preamble cap in this same segment.
+                        if data.len() > room {
+                            p.feed(&data[room..], &mut emit);
+                        }
+                        *state = DirState::Tls(p);
+                    } else if buf.len() >= self.limits.max_preamble {
+                        *state = DirState::Off;
+                    }
+                }
+            }
+        }
+        if let DirState::Tls(p) = state {
+            match p.error() {
+                Some(DirError::MessageTooLarge(n)) => {
+                    facts.anomalies.push(format!("handshake message of {n} bytes exceeds the cap"));
+                    *state = DirState::Off;
+                }
+                Some(DirError::NotTls) => *state = DirState::Off,
+                None => {}
+            }
+        }
+    }
+
+    /// The outcome to report when the flow ends without the facts being final.
+    pub fn end_outcome(&self, reset: bool, timeout: bool) -> Outcome {
+        if let Some(o) = self.facts.outcome {
+            return o;
+        }
+        if reset {
+            Outcome::Reset
+        } else if timeout {
+            Outcome::Timeout
+        } else if self.facts.server_hello.is_none() {
+            Outcome::NoServerResponse
+        } else {
+            Outcome::Incomplete
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! A worker: its own flow table, reassembly and TLS sessions. Frames in, handshake
+//! records out.
+//!
+//! The flow table is a `hashbrown` map keyed with a random seed (`ahash`), so an attacker
+//! who picks 5-tuples cannot aim for one bucket. It is capped at
+//! [`WorkerConfig::max_flows`]; when full, idle flows are swept first, and if none can go
+//! the new flow is not tracked (counted). Time comes from the packets only: a sweep runs
+//! when packet time has moved on by a second, and removes flows idle for longer than the
+//! timeout, emitting what they had.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::capture::Frame;
+use crate::decode::{self, DecodeError, Packet, Transport as L4};
+use crate::fingerprint::{Transport, ja3, ja4};
+use crate::flow::{Dir, FlowKey};
+use crate::reassembly::{StreamLimits, TcpStream};
+use crate::record::{Fingerprints, Handshake, Outcome};
+use crate::session::{SessionLimits, TlsSession};
+use crate::time::Timestamp;
+
+/// A worker's settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Most flows tracked at once.
+    pub max_flows: usize,
+    /// Seconds without packets after which a flow is ended.
+    pub idle_timeout_secs: u64,
+    /// Seconds a flow is kept after FIN or RST (so late retransmissions find it).
+    pub closed_timeout_secs: u64,
+    /// Compute JA4S (FoxIO License 1.1).
+    pub ja4plus: bool,
+    /// Reassembly caps per direction.
+    pub stream: StreamLimits,
+    /// TLS caps per session.
+    pub session: SessionLimits,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            max_flows: 1 << 20,
+            idle_timeout_secs: 120,
+            closed_timeout_secs: 10,
+            ja4plus: false,
+            stream: StreamLimits::default(),
+            session: SessionLimits::default(),
+        }
+    }
+}
+
+/// What a worker counted.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerStats {
+    /// Frames processed.
+    pub packets: u64,
+    /// Frame bytes processed (captured length).
+    pub bytes: u64,
+    /// Frames that did not decode to TCP/UDP, by kind.
+    pub decode_errors: Vec<(&'static str, u64)>,
+    /// UDP packets (not yet followed).
+    pub udp_packets: u64,
+    /// Flows created.
+    pub flows_created: u64,
+    /// Flows not tracked because the table was full.
+    pub flows_rejected: u64,
+    /// Flows ended by an idle timeout.
+    pub flows_timed_out: u64,
+    /// Handshake records emitted.
+    pub handshakes: u64,
+    /// Packets for flows whose handshake was already final (one lookup each).
+    pub packets_after_final: u64,
+    /// Segments seen again (retransmissions).
+    pub tcp_retransmitted: u64,
+    /// Segments that arrived ahead of a hole.
+    pub tcp_out_of_order: u64,
+    /// Out-of-order segments dropped by the caps.
+    pub tcp_ooo_dropped: u64,
+    /// Segments cut by the snaplen, treated as gaps.
+    pub tcp_truncated: u64,
+    /// Segments that overlapped delivered data.
+    pub tcp_overlaps: u64,
+}
+
+impl WorkerStats {
+    fn decode_error(&mut self, e: DecodeError) {
+        let k = e.kind();
+        match self.decode_errors.iter_mut().find(|(n, _)| *n == k) {
+            Some((_, c)) => *c += 1,
+            None => self.decode_errors.push((k, 1)),
+        }
+    }
+
+    /// Total frames that failed to decode.
+    pub fn decode_error_total(&self) -> u64 {
+        self.decode_errors.iter().map(|(_, c)| c).sum()
+    }
+}
+
+struct Flow {
+    first_seen: Timestamp,
+    last_seen: Timestamp,
+    streams: [TcpStream; 2],
+    session: Option<Box<TlsSession>>,
+    fin: [bool; 2],
+    closed: bool,
+}
+
+/// One worker.
+pub struct Worker {
+    cfg: WorkerConfig,
+    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    now: Timestamp,
+    last_sweep: Timestamp,
+    pcap_filename: Option<Arc<str>>,
+    /// Counters.
+    pub stats: WorkerStats,
+}
+
+impl Worker {
+    /// A worker with an empty flow table.
+    pub fn new(cfg: WorkerConfig) -> Self {
+        Worker {
+            cfg,
+            flows: HashMap::with_hasher(ahash::RandomState::new()),
+            now: Timestamp::default(),
+            last_sweep: Timestamp::default(),
+            pcap_filename: None,
+            stats: WorkerStats::default(),
+        }
+    }
+
+    /// Names the input file that events are attributed to (replay).
+    pub fn set_pcap_filename(&mut self, name: Option<Arc<str>>) {
+        self.pcap_filename = name;
+    }
+
+    /// Flows currently tracked.
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Processes one frame; completed handshakes go to `out`.
+    pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
+        self.stats.packets += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        let missing = frame.orig_len.saturating_sub(frame.data.len() as u32);
+        match decode::decode(frame.linktype, frame.data, missing) {
+            Ok(p) => self.packet(frame.ts, &p, out),
+            Err(e) => self.stats.decode_error(e),
+        }
+    }
+
+    fn packet(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
+        // Packet time only moves forward for the table (a capture's timestamps may step back).
+        if ts > self.now {
+            self.now = ts;
+        }
+        if self.now.as_nanos() - self.last_sweep.as_nanos() >= 1_000_000_000 {
+            self.last_sweep = self.now;
+            self.sweep(out);
+        }
+        let tcp = match p.transport {
+            L4::Tcp(t) => t,
+            L4::Udp => {
+                self.stats.udp_packets += 1;
+                return;
+            }
+        };
+        let (key, dir) = FlowKey::of(p);
+        if !self.flows.contains_key(&key) {
+            // A bare ACK or RST of an unknown flow carries nothing to fingerprint.
+            if p.payload.is_empty() && !tcp.syn {
+                return;
+            }
+            if self.flows.len() >= self.cfg.max_flows {
+                self.sweep(out);
+                if self.flows.len() >= self.cfg.max_flows {
+                    self.stats.flows_rejected += 1;
+                    return;
+                }
+            }
+            self.stats.flows_created += 1;
+            self.flows.insert(
+                key,
+                Flow {
+                    first_seen: ts,
+                    last_seen: ts,
+                    streams: [TcpStream::new(self.cfg.stream), TcpStream::new(self.cfg.stream)],
+                    session: Some(Box::new(TlsSession::new(self.cfg.session))),
+                    fin: [false; 2],
+                    closed: false,
+                },
+            );
+        }
+        let Some(flow) = self.flows.get_mut(&key) else { return };
+        flow.last_seen = ts;
+        let Some(session) = flow.session.as_mut() else {
+            self.stats.packets_after_final += 1;
+            return;
+        };
+        let i = dir.index();
+        let stream = &mut flow.streams[i];
+        let before = stream.stats;
+        stream.segment(tcp.seq, tcp.syn, p.payload, p.payload_missing > 0, &mut |bytes| {
+            session.data(dir, ts, bytes)
+        });
+        let after = stream.stats;
+        self.stats.tcp_retransmitted += after.retransmitted - before.retransmitted;
+        self.stats.tcp_out_of_order += after.out_of_order - before.out_of_order;
+        self.stats.tcp_ooo_dropped += after.ooo_dropped - before.ooo_dropped;
+        self.stats.tcp_truncated += after.truncated - before.truncated;
+        self.stats.tcp_overlaps += after.overlaps - before.overlaps;
+
+        if tcp.fin {
+            flow.fin[i] = true;
+        }
+        let ended = tcp.rst || (flow.fin[0] && flow.fin[1]);
+        if ended {
+            flow.closed = true;
+        }
+        let final_now = session.is_final() || session.is_hopeless();
+        if final_now || ended {
+            let outcome = session.end_outcome(tcp.rst, false);
+            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+        }
+    }
+
+    /// Emits the flow's record (if it saw a hello) and keeps only a tombstone.
+    fn finish(
+        cfg: &WorkerConfig,
+        stats: &mut WorkerStats,
+        pcap: &Option<Arc<str>>,
+        key: FlowKey,
+        flow: &mut Flow,
+        outcome: Outcome,
+        out: &mut dyn FnMut(Handshake),
+    ) {
+        let Some(session) = flow.session.take() else { return };
+        flow.streams[0].release();
+        flow.streams[1].release();
+        if let Some(h) = build_record(cfg, pcap, key, flow.first_seen, *session, outcome) {
+            stats.handshakes += 1;
+            out(h);
+        }
+    }
+
+    /// Ends flows idle past their timeout.
+    fn sweep(&mut self, out: &mut dyn FnMut(Handshake)) {
+        let now = self.now;
+        let cfg = &self.cfg;
+        let stats = &mut self.stats;
+        let pcap = &self.pcap_filename;
+        self.flows.retain(|key, flow| {
+            let timeout = if flow.closed || flow.session.is_none() {
+                cfg.closed_timeout_secs.min(cfg.idle_timeout_secs)
+            } else {
+                cfg.idle_timeout_secs
+            };
+            if flow.last_seen.plus_secs(timeout) > now {
+                return true;
+            }
+            if flow.session.is_some() {
+                stats.flows_timed_out += 1;
+                let outcome =
+                    flow.session.as_ref().map(|s| s.end_outcome(false, true)).unwrap_or(Outcome::Timeout);
+                Self::finish(cfg, stats, pcap, *key, flow, outcome, out);
+            }
+            false
+        });
+    }
+
+    /// Ends every flow (end of input), emitting what each had.
+    pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
+        let cfg = &self.cfg;
+        let stats = &mut self.stats;
+        let pcap = &self.pcap_filename;
+        // Emit in first-seen order so output does not depend on the table's random seed.
+        let mut pending: Vec<(FlowKey, Flow)> =
+            self.flows.drain().filter(|(_, f)| f.session.is_some()).collect();
+        pending.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        for (key, mut flow) in pending {
+            let outcome =
+                flow.session.as_ref().map(|s| s.end_outcome(false, false)).unwrap_or(Outcome::Incomplete);
+            Self::finish(cfg, stats, pcap, key, &mut flow, outcome, out);
+        }
+        self.now = Timestamp::default();
+        self.last_sweep = Timestamp::default();
+    }
+}
+
+/// Builds the owned record of a finished session, with its fingerprints.
+fn build_record(
+    cfg: &WorkerConfig,
+    pcap: &Option<Arc<str>>,
+    key: FlowKey,
+    first_seen: Timestamp,
+    session: TlsSession,
+    outcome: Outcome,
+) -> Option<Handshake> {
+    let f = session.facts;
+    if !f.has_hello() {
+        return None;
+    }
+    let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
+    let transport = Transport::Tcp;
+    let fingerprints = Fingerprints {
+        ja3: f.client_hello.as_ref().map(ja3::ja3),
+        ja4: f.client_hello.as_ref().map(|ch| ja4::ja4(ch, transport)),
+        ja3s: f.first_server_hello.as_ref().map(ja3::ja3s),
+        ja4s: if cfg.ja4plus {
+            f.first_server_hello.as_ref().map(|sh| ja4::ja4s(sh, transport))
+        } else {
+            None
+        },
+    };
+    Some(Handshake {
+        flow_id: key.flow_id(first_seen),
+        timestamp: f.first_hello_ts.unwrap_or(first_seen),
+        transport,
+        client: key.src(client_dir),
+        server: key.src(client_dir.flip()),
+        vlans: key.vlan_ids().to_vec(),
+        pcap_filename: pcap.clone(),
+        client_hello: f.client_hello,
+        client_hello_count: f.client_hello_count,
+        first_server_hello: f.first_server_hello,
+        server_hello: f.server_hello,
+        hello_retry: f.hello_retry,
+        alerts: f.alerts,
+        outcome,
+        anomalies: f.anomalies,
+        fingerprints,
+    })
+}
