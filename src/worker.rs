@@ -106,6 +106,8 @@ struct Flow {
     session: Option<Box<TlsSession>>,
     fin: [bool; 2],
     closed: bool,
+    /// ISN of the client's SYN, to tell a retransmitted SYN from port reuse.
+    syn_seq: Option<u32>,
 }
 
 /// One worker.
@@ -170,6 +172,28 @@ impl Worker {
             }
         };
         let (key, dir) = FlowKey::of(p);
+        // Port reuse: a SYN after the connection closed (FIN/RST), or a SYN with a new ISN
+        // once its handshake is final, starts a new flow; the old one has nothing more.
+        if tcp.syn && !tcp.ack_flag {
+            if let Some(old) = self.flows.get(&key) {
+                if old.closed || (old.session.is_none() && old.syn_seq != Some(tcp.seq)) {
+                    if let Some(mut old) = self.flows.remove(&key) {
+                        let outcome = old.session.as_ref().map(|s| s.end_outcome(false, false));
+                        if let Some(o) = outcome {
+                            Self::finish(
+                                &self.cfg,
+                                &mut self.stats,
+                                &self.pcap_filename,
+                                key,
+                                &mut old,
+                                o,
+                                out,
+                            );
+                        }
+                    }
+                }
+            }
+        }
         if !self.flows.contains_key(&key) {
             // A bare ACK or RST of an unknown flow carries nothing to fingerprint.
             if p.payload.is_empty() && !tcp.syn {
@@ -192,11 +216,15 @@ impl Worker {
                     session: Some(Box::new(TlsSession::new(self.cfg.session))),
                     fin: [false; 2],
                     closed: false,
+                    syn_seq: None,
                 },
             );
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
         flow.last_seen = ts;
+        if tcp.syn && !tcp.ack_flag {
+            flow.syn_seq = Some(tcp.seq);
+        }
         let Some(session) = flow.session.as_mut() else {
             self.stats.packets_after_final += 1;
             return;

@@ -144,6 +144,11 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
     let ch = h.client_hello.as_ref();
     let sh = h.server_hello.as_ref().filter(|sh| !sh.hello_retry);
     let version = match (sh, ch) {
+        // Suricata's spelling for the earliest drafts, which put 0x0304 itself in
+        // server_version (a final TLS 1.3 ServerHello always says 0x0303 there).
+        (Some(sh), _) if sh.version == 0x0304 && sh.selected_version.is_none() => {
+            Some("TLS 1.3 draft-<16".to_string())
+        }
         (Some(sh), _) => Some(version_name(sh.negotiated_version())),
         (None, Some(ch)) => Some(version_name(ch.version)),
         (None, None) => None,

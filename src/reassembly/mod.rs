@@ -102,15 +102,19 @@ impl TcpStream {
         deliver: &mut dyn FnMut(&[u8]),
     ) {
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
-        if !self.started {
-            if syn {
-                self.started = true;
-                self.next_seq = data_seq;
-            } else if !payload.is_empty() && !truncated {
-                // Midstream pickup: this segment starts the stream.
-                self.started = true;
-                self.next_seq = data_seq;
+        if syn && self.delivered == 0 {
+            // A SYN (or a SYN-ACK with a new ISN, as when a server restarts a TCP Fast
+            // Open handshake) sets the start while nothing has been delivered yet.
+            if !self.started || self.next_seq != data_seq {
+                self.ooo.clear();
+                self.ooo_bytes = 0;
             }
+            self.started = true;
+            self.next_seq = data_seq;
+        } else if !self.started && !payload.is_empty() && !truncated {
+            // Midstream pickup: this segment starts the stream.
+            self.started = true;
+            self.next_seq = data_seq;
         }
         if payload.is_empty() || !self.started {
             return;
@@ -119,7 +123,15 @@ impl TcpStream {
             self.stats.truncated += 1;
             return;
         }
-        let rel = seq_diff(data_seq, self.next_seq);
+        let mut rel = seq_diff(data_seq, self.next_seq);
+        if self.delivered == 0 && (rel < 0 || rel as u32 > self.limits.max_ahead) {
+            // Nothing delivered yet and the data is nowhere near the expected start (the
+            // SYN we anchored on belonged to an abandoned attempt): start from this segment.
+            self.ooo.clear();
+            self.ooo_bytes = 0;
+            self.next_seq = data_seq;
+            rel = 0;
+        }
         if rel > 0 {
             self.buffer(data_seq, rel as u32, payload);
             return;
@@ -235,6 +247,23 @@ mod tests {
     }
 
     #[test]
+    fn new_isn_before_any_data_restarts_the_stream() {
+        let mut s = TcpStream::default();
+        let got = collect(&mut s, &[(1000, true, b""), (50, true, b""), (51, false, b"hello")]);
+        assert_eq!(got, b"hello");
+        // Once data was delivered, a SYN with another ISN changes nothing.
+        let got = collect(&mut s, &[(7, true, b""), (56, false, b"!")]);
+        assert_eq!(got, b"!");
+    }
+
+    #[test]
+    fn far_data_before_anything_delivered_restarts() {
+        let mut s = TcpStream::default();
+        let got = collect(&mut s, &[(1000, true, b""), (5_000_000, false, b"real")]);
+        assert_eq!(got, b"real");
+    }
+
+    #[test]
     fn midstream_and_truncated() {
         let mut s = TcpStream::default();
         let mut out = Vec::new();
@@ -253,9 +282,16 @@ mod tests {
         let mut s = TcpStream::new(limits);
         let got = collect(
             &mut s,
-            &[(0, true, b""), (11, false, b"a"), (21, false, b"b"), (31, false, b"c"), (500, false, b"far")],
+            &[
+                (0, true, b""),
+                (1, false, b"x"),
+                (11, false, b"a"),
+                (21, false, b"b"),
+                (31, false, b"c"),
+                (500, false, b"far"),
+            ],
         );
-        assert!(got.is_empty());
+        assert_eq!(got, b"x");
         assert_eq!(s.stats.ooo_dropped, 2);
         assert!(s.buffered() <= 10);
     }

@@ -279,11 +279,20 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, ParseError> {
     let mut sh = ServerHello { version: r.u16("server_version")?, ..Default::default() };
     let random = r.bytes(32, "random")?;
     sh.hello_retry = random == HRR_RANDOM;
-    let mut sid = r.vec8("session_id")?;
-    sh.session_id_len = sid.remaining() as u8;
-    sh.session_id = sid.rest().to_vec();
+    // TLS 1.3 drafts before draft-22 (0x7f00..=0x7f15) had no legacy_session_id_echo and
+    // no compression method in the ServerHello (draft-22 restored them for middleboxes).
+    // The earliest drafts put 0x0304 itself in server_version; a final TLS 1.3 ServerHello
+    // always says 0x0303 there, so 0x0304 also means the draft layout.
+    let early_draft = (0x7f00..=0x7f15).contains(&sh.version) || sh.version == 0x0304;
+    if !early_draft {
+        let mut sid = r.vec8("session_id")?;
+        sh.session_id_len = sid.remaining() as u8;
+        sh.session_id = sid.rest().to_vec();
+    }
     sh.cipher = r.u16("cipher_suite")?;
-    sh.compression = r.u8("compression_method")?;
+    if !early_draft {
+        sh.compression = r.u8("compression_method")?;
+    }
     if r.is_empty() {
         return Ok(sh);
     }
@@ -435,6 +444,17 @@ pub(crate) mod tests {
                 Err(e) => assert!(e.offset <= cut),
             }
         }
+    }
+
+    #[test]
+    fn early_draft_server_hello_has_no_session_id_or_compression() {
+        // draft-16 layout: version, random, cipher, extensions.
+        let mut b = vec![0x7f, 0x10];
+        b.extend_from_slice(&[1u8; 32]);
+        b.extend_from_slice(&[0x13, 0x01, 0x00, 0x04, 0x00, 0x33, 0x00, 0x00]);
+        let sh = parse_server_hello(&b).unwrap();
+        assert_eq!((sh.cipher, sh.extensions.clone()), (0x1301, vec![0x33]));
+        assert_eq!(sh.negotiated_version(), 0x7f10);
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use hellotap::output::JsonLines;
+use hellotap::replay::{self, Input, ReplayConfig};
+use hellotap::worker::WorkerConfig;
+use serde_json::Value;
+
+/// `../shared/pcaps` beside the repository, if present.
+pub fn shared_pcaps() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/pcaps");
+    p.is_dir().then_some(p)
+}
+
+/// Replays one file through the library with JA4+ on and returns the events, parsed.
+pub fn replay_file(path: &Path, ja4plus: bool) -> Vec<Value> {
+    let cfg = ReplayConfig { worker: WorkerConfig { ja4plus, ..WorkerConfig::default() }, progress: false };
+    let mut buf = Vec::new();
+    let mut err = Vec::new();
+    {
+        let mut out = JsonLines::new(&mut buf);
+        replay::run(&[Input::File(path.to_path_buf())], &cfg, &mut out, &mut err).expect("replay");
+    }
+    String::from_utf8(buf)
+        .expect("utf-8 output")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+/// Reads a JSON Lines file.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A string field of a JSON value by a dotted path (`tls.ja3.hash`).
+pub fn field<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    cur.as_str()
+}
