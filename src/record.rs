@@ -43,8 +43,8 @@ pub struct Alert {
 /// How the handshake ended, as far as the sensor saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// The server answered and went on past its hello (ServerHelloDone, ChangeCipherSpec
-    /// or encrypted records).
+    /// The server's first flight was complete and the client went on with its
+    /// ChangeCipherSpec or encrypted records.
     Established,
     /// A fatal alert ended it.
     Alert,
@@ -54,8 +54,8 @@ pub enum Outcome {
     Timeout,
     /// A ClientHello got no ServerHello before the connection closed or the capture ended.
     NoServerResponse,
-    /// The server answered but the capture or connection ended before its first flight
-    /// was complete.
+    /// The server answered but the capture or connection ended before the client went on
+    /// past the server's first flight.
     Incomplete,
 }
 

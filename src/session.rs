@@ -6,9 +6,10 @@
 //! or SOCKS exchange, or when the flow was picked up midstream). The client is the side
 //! that sends the ClientHello.
 //!
-//! The facts are final when the server's first flight is complete (ServerHelloDone,
+//! The facts are final when the client answers the server's first flight (ServerHelloDone,
 //! ChangeCipherSpec or encrypted records after the ServerHello that is not a
-//! HelloRetryRequest), or a fatal alert is seen; otherwise when the flow ends.
+//! HelloRetryRequest) with its own ChangeCipherSpec or encrypted records, or when a fatal
+//! alert is seen; otherwise when the flow ends.
 
 use crate::flow::Dir;
 use crate::record::{Alert, Outcome, Side};
@@ -65,6 +66,8 @@ pub struct Facts {
     pub alerts: Vec<Alert>,
     /// Parse problems.
     pub anomalies: Vec<String>,
+    /// The server's first flight after its (final) ServerHello is complete.
+    pub server_flight_done: bool,
     /// How it ended, once final.
     pub outcome: Option<Outcome>,
 }
@@ -117,10 +120,10 @@ impl Facts {
                     Err(e) => self.anomalies.push(format!("server_hello: {e}")),
                 }
             }
-            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO_DONE, .. } => self.server_progressed(dir),
+            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO_DONE, .. } => self.progressed(dir),
             TlsItem::Handshake { .. } => {}
             TlsItem::ChangeCipherSpec | TlsItem::ApplicationData | TlsItem::EncryptedHandshake => {
-                self.server_progressed(dir)
+                self.progressed(dir)
             }
             TlsItem::Alert { level, description } => {
                 self.alerts.push(Alert { from: self.side_of(dir), level, description });
@@ -154,13 +157,18 @@ impl Facts {
         }
     }
 
-    /// The server went past its hello: final unless that hello was a HelloRetryRequest
-    /// (after which a middlebox-compatibility ChangeCipherSpec may follow).
-    fn server_progressed(&mut self, dir: Dir) {
-        if !self.is_server(dir) {
-            return;
-        }
-        if self.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry) {
+    /// A direction went past its hello (ServerHelloDone, ChangeCipherSpec, encrypted
+    /// records). The server's first flight is done once it does so after a ServerHello that
+    /// is not a HelloRetryRequest (after an HRR a middlebox-compatibility CCS may follow);
+    /// the handshake is established when the client then answers with its own
+    /// ChangeCipherSpec or encrypted records instead of an alert (a client rejecting the
+    /// certificate sends a plaintext alert at exactly this point in TLS 1.2).
+    fn progressed(&mut self, dir: Dir) {
+        if self.is_server(dir) {
+            if self.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry) {
+                self.server_flight_done = true;
+            }
+        } else if self.server_flight_done {
             self.outcome = Some(Outcome::Established);
         }
     }

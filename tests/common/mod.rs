@@ -15,8 +15,16 @@ pub fn shared_pcaps() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Replays one file through the library with JA4+ on and returns the events, parsed.
+/// Replays one file through the library and returns the events, parsed.
 pub fn replay_file(path: &Path, ja4plus: bool) -> Vec<Value> {
+    replay_lines(path, ja4plus)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
+        .collect()
+}
+
+/// Replays one file through the library and returns the output text as written.
+pub fn replay_lines(path: &Path, ja4plus: bool) -> String {
     let cfg = ReplayConfig { worker: WorkerConfig { ja4plus, ..WorkerConfig::default() }, progress: false };
     let mut buf = Vec::new();
     let mut err = Vec::new();
@@ -24,11 +32,7 @@ pub fn replay_file(path: &Path, ja4plus: bool) -> Vec<Value> {
         let mut out = JsonLines::new(&mut buf);
         replay::run(&[Input::File(path.to_path_buf())], &cfg, &mut out, &mut err).expect("replay");
     }
-    String::from_utf8(buf)
-        .expect("utf-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-        .collect()
+    String::from_utf8(buf).expect("utf-8 output")
 }
 
 /// Reads a JSON Lines file.

@@ -1,0 +1,111 @@
+//! The project's own captures (`pcaps/`, real clients against real servers) against the
+//! golden events beside them (`pcaps/NAME.expected.jsonl`), and against what tshark saw in
+//! the same captures (`pcaps/tshark_observed.jsonl`, written by `pcaps/make-pcaps.sh`).
+//!
+//! After a deliberate change of the output, regenerate the golden files with
+//! `HELLOTAP_BLESS=1 cargo test --test golden` and review the diff.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{field, read_jsonl, replay_file, replay_lines};
+use serde_json::Value;
+
+fn captures() -> Vec<PathBuf> {
+    let dir = Path::new("pcaps");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("pcaps/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng")))
+        .collect();
+    v.sort();
+    v
+}
+
+fn golden_path(capture: &Path) -> PathBuf {
+    let name = capture.file_name().unwrap().to_str().unwrap();
+    capture.with_file_name(format!("{name}.expected.jsonl"))
+}
+
+#[test]
+fn own_captures_match_their_golden_events() {
+    // Paths relative to the package root, so `pcap_filename` is the same on every machine.
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let bless = std::env::var_os("HELLOTAP_BLESS").is_some();
+    let caps = captures();
+    assert!(caps.len() >= 10, "expected the project's captures in pcaps/, found {}", caps.len());
+    let mut failures = Vec::new();
+    let mut events_total = 0;
+    for cap in &caps {
+        let got = replay_lines(cap, true);
+        assert!(!got.is_empty(), "{}: no handshake found", cap.display());
+        events_total += got.lines().count();
+        let golden = golden_path(cap);
+        if bless {
+            std::fs::write(&golden, &got).unwrap();
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(want) if want == got => {}
+            Ok(want) => {
+                let diff: Vec<String> = want
+                    .lines()
+                    .zip(got.lines())
+                    .filter(|(a, b)| a != b)
+                    .take(2)
+                    .map(|(a, b)| format!("  want {a}\n  got  {b}"))
+                    .collect();
+                failures.push(format!(
+                    "{}: {} golden lines, {} now\n{}",
+                    cap.display(),
+                    want.lines().count(),
+                    got.lines().count(),
+                    diff.join("\n")
+                ));
+            }
+            Err(e) => failures.push(format!("{}: {e} (run with HELLOTAP_BLESS=1)", golden.display())),
+        }
+    }
+    println!("{} captures, {events_total} events", caps.len());
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+}
+
+/// tshark's JA3/JA3S on the same captures: an independent implementation.
+#[test]
+fn own_captures_agree_with_tshark_ja3() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let rows = read_jsonl(Path::new("pcaps/tshark_observed.jsonl"));
+    let mut by_pcap: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let (mut agree, mut total) = (0, 0);
+    let mut misses = Vec::new();
+    for r in &rows {
+        let pcap = r["pcap"].as_str().unwrap().to_string();
+        let events =
+            by_pcap.entry(pcap.clone()).or_insert_with(|| replay_file(&Path::new("pcaps").join(&pcap), true));
+        let (key, path) = match r["msg"].as_str() {
+            Some("client_hello") => ("ja3", "tls.ja3.hash"),
+            _ => ("ja3s", "tls.ja3s.hash"),
+        };
+        let Some(want) = r[key].as_str() else { continue };
+        total += 1;
+        // Hellos after the first on a connection (the second ClientHello after a
+        // HelloRetryRequest) are facts, not fingerprints: match any event's value, which
+        // for those rows is expected to be absent; they are listed separately below.
+        if events.iter().any(|e| field(e, path) == Some(want)) {
+            agree += 1;
+        } else {
+            misses.push(format!("{pcap} {} frame {}: {key} {want}", r["msg"], r["frame"]));
+        }
+    }
+    println!("pcaps/ tshark JA3/JA3S: {agree}/{total} agree");
+    // The only allowed misses: second ClientHellos after a HelloRetryRequest (tshark prints
+    // a JA3 for every ClientHello; the first one defines the connection's JA3).
+    let unexplained: Vec<_> = misses.iter().filter(|m| !m.contains("hello-retry-request")).collect();
+    for m in &misses {
+        println!("  second hello (by design not the connection's JA3): {m}");
+    }
+    assert!(unexplained.is_empty(), "unexplained: {unexplained:#?}");
+    assert!(total >= 40, "tshark saw {total} hellos");
+}
