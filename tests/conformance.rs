@@ -273,3 +273,41 @@ fn suricata_verify_sni_and_version() {
     sni.finish(&[]);
     version.finish(&[]);
 }
+
+/// FoxIO's Python golden files also give JA4_r, JA4_o and JA4_ro (lists indexed `.1`,
+/// `.2`, … per ClientHello of a stream; the first is the connection's fingerprint).
+/// Python streams are TCP only; QUIC rows carry no `q…` value in this version of ja4.py.
+#[test]
+fn foxio_python_ja4_variants() {
+    let Some(root) = shared_pcaps() else { return skip("foxio python") };
+    let rows = read_jsonl(&root.join("foxio/expected.jsonl"));
+    let mut ev = Events { root: root.join("foxio/pcap"), cache: BTreeMap::new() };
+    let mut tallies: Vec<Tally> = ["JA4", "JA4_r", "JA4_o", "JA4_ro"]
+        .iter()
+        .map(|n| Tally::new(Box::leak(format!("foxio python {n}").into_boxed_str())))
+        .collect();
+    for r in rows.iter().filter(|r| r["source"] == "python" && r.get("ja4").is_some()) {
+        let pcap = r["pcap"].as_str().unwrap();
+        let (src, dst) = (r["src"].as_str().unwrap(), r["dst"].as_str().unwrap());
+        let (sp, dp) = (r["src_port"].as_u64().unwrap(), r["dst_port"].as_u64().unwrap());
+        let Some(events) = ev.get(pcap) else { continue };
+        let e = events.iter().find(|e| endpoints_match(e, src, sp, dst, dp));
+        let key = format!("{pcap} {src}:{sp}->{dst}:{dp}");
+        for (t, (k, path)) in tallies.iter_mut().zip([
+            ("ja4", "tls.ja4"),
+            ("ja4_r", "tls.ja4_r"),
+            ("ja4_o", "tls.ja4_o"),
+            ("ja4_ro", "tls.ja4_ro"),
+        ]) {
+            let Some(want) = r[k].get(0).and_then(Value::as_str) else { continue };
+            t.check(format!("{key} {k}"), want, e.and_then(|e| field(e, path)));
+        }
+    }
+    for t in tallies {
+        t.finish(&[(
+            "tls-non-ascii-alpn.pcapng 192.168.1.168:50112->142.251.16.94:443",
+            "the first ALPN value is 0xBA 0xAD: the published spec takes the first and last hex \
+             digits (`bd`); FoxIO's Python golden file still has the older `99` (MANIFEST.md)",
+        )]);
+    }
+}

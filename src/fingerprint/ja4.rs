@@ -146,14 +146,17 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
     let c_sorted = with_sigs(hex4_list(sorted_exts.into_iter()));
     let c_orig = with_sigs(hex4_list(exts.iter().copied()));
 
-    // An empty extension list hashes to zeros even when the signature-algorithm part
-    // would be present (it cannot be: signature_algorithms is itself an extension).
+    // JA4.md: "If there are no extensions in the sorted extensions list, then the value of
+    // JA4_c is set to 000000000000". The sorted list is the one without SNI and ALPN, and
+    // the rule applies to JA4_o too (FoxIO's ja4.py, the reference for JA4_o, gives zeros
+    // for a hello whose only extension is SNI although its original-order list is `0000`;
+    // pinned by `only_sni_gives_zero_c_in_every_variant`).
     let hash_c = |c: &str, empty: bool| if empty { "000000000000".to_string() } else { sha256_12(c) };
     let no_c_sorted = !exts.iter().any(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
     Ja4 {
         ja4: format!("{a}_{}_{}", sha256_12(&b_sorted), hash_c(&c_sorted, no_c_sorted)),
         ja4_r: format!("{a}_{b_sorted}_{c_sorted}"),
-        ja4_o: format!("{a}_{}_{}", sha256_12(&b_orig), hash_c(&c_orig, exts.is_empty())),
+        ja4_o: format!("{a}_{}_{}", sha256_12(&b_orig), hash_c(&c_orig, no_c_sorted)),
         ja4_ro: format!("{a}_{b_orig}_{c_orig}"),
     }
 }
@@ -250,6 +253,22 @@ mod tests {
         // Extensions present but no signature_algorithms: no underscore inside c.
         let ch = ClientHello { version: 0x0301, extensions: vec![0x000a, 0x000b], ..Default::default() };
         assert_eq!(ja4(&ch, Transport::Tcp).ja4_r, "t10i000200__000a,000b");
+    }
+
+    #[test]
+    fn only_sni_gives_zero_c_in_every_variant() {
+        // FoxIO's https3-301-get.pcap: TLS 1.0, 23 ciphers, SNI only.
+        let ch = ClientHello {
+            version: 0x0301,
+            ciphers: vec![0x0035],
+            extensions: vec![0x0000],
+            sni: Some(b"x".to_vec()),
+            ..Default::default()
+        };
+        let j = ja4(&ch, Transport::Tcp);
+        assert!(j.ja4.ends_with("_000000000000"));
+        assert!(j.ja4_o.ends_with("_000000000000"), "{}", j.ja4_o);
+        assert_eq!(j.ja4_ro, "t10d010100_0035_0000");
     }
 
     #[test]
