@@ -7,7 +7,7 @@
 //!
 //! The modules follow the data: each uses only the ones before it.
 //! `time` → `capture` → `decode` → `flow` → `reassembly` → `tls` → `fingerprint` →
-//! `record` → `session` → `worker` → `output` → `replay`.
+//! `record` → `session` → `worker` → `pipeline` → `output` → `replay`.
 
 #![deny(missing_docs)]
 
@@ -16,6 +16,7 @@ pub mod decode;
 pub mod fingerprint;
 pub mod flow;
 pub mod output;
+pub mod pipeline;
 pub mod reassembly;
 pub mod record;
 pub mod replay;

@@ -43,9 +43,13 @@ enum Command {
         /// Seconds without packets after which a flow is ended (packet time).
         #[arg(long, default_value_t = 120)]
         idle_timeout: u64,
-        /// Most flows tracked at once.
+        /// Most flows tracked at once (per worker).
         #[arg(long, default_value_t = 1 << 20)]
         max_flows: usize,
+        /// Worker threads [default: one per core beyond the reading thread, at least 1].
+        /// The output is the same for any number.
+        #[arg(long)]
+        workers: Option<usize>,
     },
 }
 
@@ -62,7 +66,9 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { paths, output, ja4plus, quiet, idle_timeout, max_flows } => {
+        Command::Replay { paths, output, ja4plus, quiet, idle_timeout, max_flows, workers } => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let workers = workers.unwrap_or(cores.saturating_sub(1)).max(1);
             let cfg = ReplayConfig {
                 worker: WorkerConfig {
                     ja4plus,
@@ -70,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     max_flows: max_flows.max(1),
                     ..WorkerConfig::default()
                 },
+                workers,
                 progress: !quiet,
             };
             let mut errors = Vec::new();

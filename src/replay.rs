@@ -5,6 +5,7 @@
 //! files were replayed with it. A damaged file is reported with its offset, the events
 //! it yielded before the damage are kept, and the other inputs are still processed.
 
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use std::time::Instant;
 
 use crate::capture::{self, CaptureError};
 use crate::output::JsonLines;
+use crate::pipeline::{Overflow, Pipeline, PipelineConfig};
 use crate::record::Handshake;
-use crate::worker::{Worker, WorkerConfig, WorkerStats};
+use crate::worker::{WorkerConfig, WorkerStats};
 
 /// One input to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +100,20 @@ fn is_capture_file(p: &Path) -> bool {
 }
 
 /// Replay settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReplayConfig {
     /// Worker settings.
     pub worker: WorkerConfig,
+    /// Worker threads (the output is the same for any number).
+    pub workers: usize,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
+}
+
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        ReplayConfig { worker: WorkerConfig::default(), workers: 1, progress: false }
+    }
 }
 
 /// What a replay did.
@@ -121,6 +131,8 @@ pub struct ReplaySummary {
     pub seconds: f64,
     /// The output stopped accepting events (closed pipe).
     pub output_closed: bool,
+    /// Batches dropped by a full worker queue (never in replay, which waits).
+    pub batches_dropped: u64,
 }
 
 /// Replays `inputs`, writing events to `out` and one line per bad input to `err`.
@@ -132,13 +144,30 @@ pub fn run<W: Write, E: Write>(
 ) -> io::Result<ReplaySummary> {
     let started = Instant::now();
     let mut summary = ReplaySummary::default();
-    let mut worker = Worker::new(cfg.worker.clone());
+    let mut pipe = Pipeline::new(PipelineConfig {
+        workers: cfg.workers.max(1),
+        overflow: Overflow::Block,
+        worker: cfg.worker.clone(),
+        ..PipelineConfig::default()
+    });
     let show_progress = cfg.progress && io::stderr().is_terminal();
-    let mut write_err: Option<io::Error> = None;
+    // The record sink is shared by the reading loop and the pipeline's callbacks.
+    let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
+    let closed = Cell::new(false);
+    let out = RefCell::new(out);
+    let mut emit = |h: Handshake| {
+        if closed.get() {
+            return;
+        }
+        if let Err(e) = out.borrow_mut().write(&h) {
+            closed.set(true);
+            *write_err.borrow_mut() = Some(e);
+        }
+    };
     for input in inputs {
         summary.inputs += 1;
         let name = input.display();
-        worker.set_pcap_filename(Some(Arc::from(name.as_str())));
+        pipe.set_file(Some(Arc::from(name.as_str())), &mut emit);
         let (reader, total): (Box<dyn Read + Send>, Option<u64>) = match input {
             Input::Stdin => (Box::new(io::stdin()), None),
             Input::File(p) => match File::open(p) {
@@ -153,23 +182,19 @@ pub fn run<W: Write, E: Write>(
                 }
             },
         };
-        let mut emit = |h: Handshake| {
-            if write_err.is_none() {
-                if let Err(e) = out.write(&h) {
-                    write_err = Some(e);
-                }
-            }
-        };
         let result = capture::read_capture(
             reader,
-            |frame| worker.frame(frame, &mut emit),
+            |frame| {
+                pipe.frame(frame, &mut emit);
+                !closed.get()
+            },
             |done| {
                 if show_progress {
                     progress_line(&name, done, total);
                 }
             },
         );
-        worker.flush(&mut emit);
+        pipe.flush(&mut emit);
         if show_progress {
             eprint!("\r\x1b[K");
         }
@@ -177,13 +202,17 @@ pub fn run<W: Write, E: Write>(
             summary.bad_inputs += 1;
             report(err, &name, &e)?;
         }
-        if let Some(e) = write_err.take() {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                summary.output_closed = true;
-                break;
-            }
+        if closed.get() {
+            break;
+        }
+    }
+    let (pstats, wstats) = pipe.finish(&mut emit);
+    let out = out.into_inner();
+    if let Some(e) = write_err.into_inner() {
+        if e.kind() != io::ErrorKind::BrokenPipe {
             return Err(e);
         }
+        summary.output_closed = true;
     }
     if !summary.output_closed {
         if let Err(e) = out.flush() {
@@ -194,7 +223,8 @@ pub fn run<W: Write, E: Write>(
         }
     }
     summary.events = out.written;
-    summary.stats = worker.stats.clone();
+    summary.stats = wstats;
+    summary.batches_dropped = pstats.batches_dropped;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -4,9 +4,10 @@
 //! The flow table is a `hashbrown` map keyed with a random seed (`ahash`), so an attacker
 //! who picks 5-tuples cannot aim for one bucket. It is capped at
 //! [`WorkerConfig::max_flows`]; when full, idle flows are swept first, and if none can go
-//! the new flow is not tracked (counted). Time comes from the packets only: a sweep runs
-//! when packet time has moved on by a second, and removes flows idle for longer than the
-//! timeout, emitting what they had.
+//! the new flow is not tracked (counted). Time comes from the packets only: a flow idle
+//! past its timeout ends when its next packet arrives or at the next [`Worker::tick`]
+//! (the pipeline ticks every worker once per second of packet time), whichever is first;
+//! either way it ends the same, so results never depend on how flows were sharded.
 
 use std::sync::Arc;
 
@@ -36,6 +37,17 @@ pub struct WorkerConfig {
     pub stream: StreamLimits,
     /// TLS caps per session.
     pub session: SessionLimits,
+}
+
+impl WorkerConfig {
+    /// Seconds a flow may stay idle: short once closed or final, long while pending.
+    fn timeout_of(&self, flow: &Flow) -> u64 {
+        if flow.closed || flow.session.is_none() {
+            self.closed_timeout_secs.min(self.idle_timeout_secs)
+        } else {
+            self.idle_timeout_secs
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -85,6 +97,29 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
+    /// Adds another worker's counters to these.
+    pub fn add(&mut self, o: &WorkerStats) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+        for (k, n) in &o.decode_errors {
+            match self.decode_errors.iter_mut().find(|(m, _)| m == k) {
+                Some((_, c)) => *c += n,
+                None => self.decode_errors.push((k, *n)),
+            }
+        }
+        self.udp_packets += o.udp_packets;
+        self.flows_created += o.flows_created;
+        self.flows_rejected += o.flows_rejected;
+        self.flows_timed_out += o.flows_timed_out;
+        self.handshakes += o.handshakes;
+        self.packets_after_final += o.packets_after_final;
+        self.tcp_retransmitted += o.tcp_retransmitted;
+        self.tcp_out_of_order += o.tcp_out_of_order;
+        self.tcp_ooo_dropped += o.tcp_ooo_dropped;
+        self.tcp_truncated += o.tcp_truncated;
+        self.tcp_overlaps += o.tcp_overlaps;
+    }
+
     fn decode_error(&mut self, e: DecodeError) {
         let k = e.kind();
         match self.decode_errors.iter_mut().find(|(n, _)| *n == k) {
@@ -115,7 +150,6 @@ pub struct Worker {
     cfg: WorkerConfig,
     flows: HashMap<FlowKey, Flow, ahash::RandomState>,
     now: Timestamp,
-    last_sweep: Timestamp,
     pcap_filename: Option<Arc<str>>,
     /// Counters.
     pub stats: WorkerStats,
@@ -128,7 +162,6 @@ impl Worker {
             cfg,
             flows: HashMap::with_hasher(ahash::RandomState::new()),
             now: Timestamp::default(),
-            last_sweep: Timestamp::default(),
             pcap_filename: None,
             stats: WorkerStats::default(),
         }
@@ -160,10 +193,6 @@ impl Worker {
         if ts > self.now {
             self.now = ts;
         }
-        if self.now.as_nanos() - self.last_sweep.as_nanos() >= 1_000_000_000 {
-            self.last_sweep = self.now;
-            self.sweep(out);
-        }
         let tcp = match p.transport {
             L4::Tcp(t) => t,
             L4::Udp => {
@@ -172,6 +201,15 @@ impl Worker {
             }
         };
         let (key, dir) = FlowKey::of(p);
+        // A flow idle past its timeout ends here, whether or not a sweep has run yet, so
+        // what a packet means never depends on when sweeps happen.
+        if let Some(old) = self.flows.get(&key) {
+            if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
+                if let Some(mut old) = self.flows.remove(&key) {
+                    self.expire(key, &mut old, out);
+                }
+            }
+        }
         // Port reuse: a SYN after the connection closed (FIN/RST), or a SYN with a new ISN
         // once its handshake is final, starts a new flow; the old one has nothing more.
         if tcp.syn && !tcp.ack_flag {
@@ -275,29 +313,33 @@ impl Worker {
         }
     }
 
-    /// Ends flows idle past their timeout.
+    /// Ends a flow that went idle past its timeout, emitting what it had.
+    fn expire(&mut self, key: FlowKey, flow: &mut Flow, out: &mut dyn FnMut(Handshake)) {
+        if let Some(outcome) = flow.session.as_ref().map(|s| s.end_outcome(false, true)) {
+            self.stats.flows_timed_out += 1;
+            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+        }
+    }
+
+    /// Packet time has reached `now` (a tick from the pipeline, the same for every worker):
+    /// ends flows idle past their timeout, in (first seen, flow id) order.
+    pub fn tick(&mut self, now: Timestamp, out: &mut dyn FnMut(Handshake)) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.sweep(out);
+    }
+
+    /// Ends flows idle past their timeout at the worker's current packet time.
     fn sweep(&mut self, out: &mut dyn FnMut(Handshake)) {
         let now = self.now;
         let cfg = &self.cfg;
-        let stats = &mut self.stats;
-        let pcap = &self.pcap_filename;
-        self.flows.retain(|key, flow| {
-            let timeout = if flow.closed || flow.session.is_none() {
-                cfg.closed_timeout_secs.min(cfg.idle_timeout_secs)
-            } else {
-                cfg.idle_timeout_secs
-            };
-            if flow.last_seen.plus_secs(timeout) > now {
-                return true;
-            }
-            if flow.session.is_some() {
-                stats.flows_timed_out += 1;
-                let outcome =
-                    flow.session.as_ref().map(|s| s.end_outcome(false, true)).unwrap_or(Outcome::Timeout);
-                Self::finish(cfg, stats, pcap, *key, flow, outcome, out);
-            }
-            false
-        });
+        let mut expired: Vec<(FlowKey, Flow)> =
+            self.flows.extract_if(|_, flow| flow.last_seen.plus_secs(cfg.timeout_of(flow)) <= now).collect();
+        expired.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        for (key, mut flow) in expired {
+            self.expire(key, &mut flow, out);
+        }
     }
 
     /// Ends every flow (end of input), emitting what each had.
@@ -315,7 +357,6 @@ impl Worker {
             Self::finish(cfg, stats, pcap, key, &mut flow, outcome, out);
         }
         self.now = Timestamp::default();
-        self.last_sweep = Timestamp::default();
     }
 }
 

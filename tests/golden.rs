@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{field, read_jsonl, replay_file, replay_lines};
+use common::{field, read_jsonl, replay_file, replay_lines, replay_lines_with};
 use serde_json::Value;
 
 fn captures() -> Vec<PathBuf> {
@@ -108,4 +108,30 @@ fn own_captures_agree_with_tshark_ja3() {
     }
     assert!(unexplained.is_empty(), "unexplained: {unexplained:#?}");
     assert!(total >= 40, "tshark saw {total} hellos");
+}
+
+/// The output does not depend on the number of workers (nor on the random flow-hash seed
+/// each run picks): the project's captures, and the public corpora when present.
+#[test]
+fn output_is_identical_for_any_number_of_workers() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let mut files = captures();
+    if let Some(shared) = common::shared_pcaps() {
+        for sub in [
+            "foxio/pcap/tls-handshake.pcapng",
+            "foxio/pcap/tls3.pcapng",
+            "suricata-verify/tls/tls-subjectaltname/input.pcap",
+        ] {
+            let p = shared.join(sub);
+            if p.exists() {
+                files.push(p);
+            }
+        }
+    }
+    for f in &files {
+        let one = replay_lines_with(f, true, 1);
+        for n in [2, 3] {
+            assert_eq!(replay_lines_with(f, true, n), one, "{} with {n} workers", f.display());
+        }
+    }
 }

@@ -28,12 +28,12 @@ fn streams(path: &Path, max: usize) -> (Vec<u8>, Vec<u8>) {
     capture::read_capture(
         File::open(path).unwrap(),
         |f| {
-            let Ok(p) = decode::decode(f.linktype, f.data, 0) else { return };
-            let Transport::Tcp(t) = p.transport else { return };
+            let Ok(p) = decode::decode(f.linktype, f.data, 0) else { return true };
+            let Transport::Tcp(t) = p.transport else { return true };
             let me = (p.src, p.sport);
             let c = *client.get_or_insert(me);
             if (p.dst, p.dport) != c && me != c {
-                return; // another flow
+                return true; // another flow
             }
             let i = usize::from(me != c);
             let buf = &mut bufs[i];
@@ -41,6 +41,7 @@ fn streams(path: &Path, max: usize) -> (Vec<u8>, Vec<u8>) {
                 let room = max.saturating_sub(buf.len());
                 buf.extend_from_slice(&b[..b.len().min(room)]);
             });
+            true
         },
         |_| {},
     )

@@ -101,11 +101,12 @@ struct Interface {
 }
 
 /// Reads a whole capture stream, calling `on_frame` for each packet and `on_progress` with
-/// the number of input bytes consumed so far (every few hundred KB).
+/// the number of input bytes consumed so far (every few hundred KB). `on_frame` returns
+/// `false` to stop reading early (the output went away).
 pub fn read_capture<R, F, P>(input: R, mut on_frame: F, mut on_progress: P) -> Result<ReadStats, CaptureError>
 where
     R: Read + Send,
-    F: FnMut(&Frame<'_>),
+    F: FnMut(&Frame<'_>) -> bool,
     P: FnMut(u64),
 {
     let mut stats = ReadStats::default();
@@ -125,7 +126,8 @@ where
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut offset: u64 = 0;
     let mut last_progress: u64 = 0;
-    loop {
+    let mut go_on = true;
+    while go_on {
         match reader.next() {
             Ok((consumed, block)) => {
                 let mut bad_if = None;
@@ -144,7 +146,7 @@ where
                             legacy.resolution,
                         );
                         let data = clip(b.data, b.caplen);
-                        emit(&mut stats, &mut on_frame, ts, legacy.linktype, data, b.origlen);
+                        go_on = emit(&mut stats, &mut on_frame, ts, legacy.linktype, data, b.origlen);
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -161,7 +163,8 @@ where
                                 let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
                                 let ts = Timestamp::from_units(units, iface.resolution, iface.offset_secs);
                                 let data = clip(epb.data, epb.caplen);
-                                emit(&mut stats, &mut on_frame, ts, iface.linktype, data, epb.origlen);
+                                go_on =
+                                    emit(&mut stats, &mut on_frame, ts, iface.linktype, data, epb.origlen);
                             }
                             None => bad_if = Some(epb.if_id),
                         }
@@ -170,7 +173,7 @@ where
                         // SPBs carry no timestamp and belong to the first interface.
                         match interfaces.first() {
                             Some(iface) => {
-                                emit(
+                                go_on = emit(
                                     &mut stats,
                                     &mut on_frame,
                                     Timestamp::default(),
@@ -245,19 +248,19 @@ fn clip(data: &[u8], caplen: u32) -> &[u8] {
     &data[..data.len().min(caplen as usize)]
 }
 
-fn emit<F: FnMut(&Frame<'_>)>(
+fn emit<F: FnMut(&Frame<'_>) -> bool>(
     stats: &mut ReadStats,
     on_frame: &mut F,
     ts: Timestamp,
     linktype: u32,
     data: &[u8],
     orig_len: u32,
-) {
+) -> bool {
     stats.frames += 1;
     if (data.len() as u64) < u64::from(orig_len) {
         stats.truncated_frames += 1;
     }
-    on_frame(&Frame { ts, linktype, data, orig_len });
+    on_frame(&Frame { ts, linktype, data, orig_len })
 }
 
 /// True when the first bytes look like a pcap or pcapng file (used to pick captures out
@@ -306,7 +309,14 @@ mod tests {
 
     fn read_all(bytes: &[u8]) -> (Frames, Result<ReadStats, CaptureError>) {
         let mut frames = Vec::new();
-        let r = read_capture(bytes, |f| frames.push((f.ts, f.linktype, f.data.to_vec())), |_| {});
+        let r = read_capture(
+            bytes,
+            |f| {
+                frames.push((f.ts, f.linktype, f.data.to_vec()));
+                true
+            },
+            |_| {},
+        );
         (frames, r)
     }
 

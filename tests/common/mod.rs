@@ -25,7 +25,16 @@ pub fn replay_file(path: &Path, ja4plus: bool) -> Vec<Value> {
 
 /// Replays one file through the library and returns the output text as written.
 pub fn replay_lines(path: &Path, ja4plus: bool) -> String {
-    let cfg = ReplayConfig { worker: WorkerConfig { ja4plus, ..WorkerConfig::default() }, progress: false };
+    replay_lines_with(path, ja4plus, 1)
+}
+
+/// Like [`replay_lines`] with a number of worker threads.
+pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
+    let cfg = ReplayConfig {
+        worker: WorkerConfig { ja4plus, ..WorkerConfig::default() },
+        workers,
+        progress: false,
+    };
     let mut buf = Vec::new();
     let mut err = Vec::new();
     {

@@ -1,0 +1,360 @@
+//! The one place that wires capture → workers → consumers.
+//!
+//! The thread that reads frames (the caller of [`Pipeline::frame`]) decodes each frame
+//! just far enough to find its flow, hashes the flow symmetrically (both directions go to
+//! the same worker) and appends a copy of the frame to that worker's pending batch. Every
+//! [`PipelineConfig::batch_frames`] frames, and whenever packet time crosses a second, the
+//! pending batches are sent to all workers at once over bounded crossbeam channels (a
+//! worker with nothing to do gets an empty batch that only carries the position), with a
+//! time tick when one is due. Each worker owns its flow table and returns the records
+//! it completed, tagged with the position of the frame (or tick) that completed them.
+//!
+//! **Order.** Frame n has position 2n+1; a tick or control sent before frame n has position
+//! 2n. Records are released in the order of (position, record time, flow id) once every
+//! worker has reported past their position, so the output is the same, line for line, for
+//! any number of workers and any flow hash seed. Ticks reach every worker at the same
+//! position, so timeouts do not depend on the sharding either.
+//!
+//! **Back-pressure.** In replay the reader waits for a full worker queue (nothing may be
+//! lost). In live capture ([`Overflow::Drop`]) a full queue drops the batch and counts
+//! it; the reader never blocks on a worker.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+
+use crate::capture::Frame;
+use crate::decode;
+use crate::flow::FlowKey;
+use crate::record::Handshake;
+use crate::time::Timestamp;
+use crate::worker::{Worker, WorkerConfig, WorkerStats};
+
+/// What to do when a worker's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Wait for room (offline replay: lossless).
+    Block,
+    /// Drop the batch and count it (live capture: never stall the reader).
+    Drop,
+}
+
+/// Pipeline settings.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Worker threads.
+    pub workers: usize,
+    /// Frames per dispatch cycle (over all workers).
+    pub batch_frames: usize,
+    /// Batches queued per worker.
+    pub queue_batches: usize,
+    /// Full-queue policy.
+    pub overflow: Overflow,
+    /// Settings of each worker.
+    pub worker: WorkerConfig,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            workers: 1,
+            batch_frames: 1024,
+            queue_batches: 8,
+            overflow: Overflow::Block,
+            worker: WorkerConfig::default(),
+        }
+    }
+}
+
+/// A frame copied into a batch.
+#[derive(Clone, Copy)]
+struct FrameRef {
+    pos: u64,
+    ts: Timestamp,
+    linktype: u32,
+    orig_len: u32,
+    start: u32,
+    len: u32,
+}
+
+enum Control {
+    /// Attribute later records to this input file.
+    SetFile(Option<Arc<str>>),
+    /// End of an input: end every flow.
+    Flush,
+}
+
+#[derive(Default)]
+struct Batch {
+    data: Vec<u8>,
+    frames: Vec<FrameRef>,
+    /// Position just after the last frame dispatched in this cycle (over all workers).
+    upto: u64,
+    tick: Option<Timestamp>,
+    control: Option<Control>,
+}
+
+/// Orders records: position, then record time and flow id.
+type Key = (u64, Timestamp, u64);
+
+struct Done {
+    worker: usize,
+    upto: u64,
+    records: Vec<(Key, Handshake)>,
+    /// Worker counters, sent with the final message only.
+    stats: Option<WorkerStats>,
+}
+
+/// Counters of the reading side.
+#[derive(Debug, Default, Clone)]
+pub struct PipelineStats {
+    /// Batches dropped because a worker's queue was full ([`Overflow::Drop`]).
+    pub batches_dropped: u64,
+    /// Frames in those batches.
+    pub frames_dropped: u64,
+}
+
+/// The running pipeline.
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    senders: Vec<Sender<Batch>>,
+    results: Receiver<Done>,
+    handles: Vec<JoinHandle<()>>,
+    pending: Vec<Batch>,
+    pending_frames: usize,
+    /// Number of the next frame.
+    pos: u64,
+    /// Packet time as far as the reader has seen, and the last tick sent.
+    now: Timestamp,
+    last_tick: Option<Timestamp>,
+    hasher: ahash::RandomState,
+    /// Released-record bookkeeping.
+    watermark: Vec<u64>,
+    waiting: BTreeMap<Key, Handshake>,
+    stats: PipelineStats,
+    worker_stats: Vec<Option<WorkerStats>>,
+}
+
+impl Pipeline {
+    /// Starts the worker threads.
+    pub fn new(cfg: PipelineConfig) -> Self {
+        let n = cfg.workers.max(1);
+        let (done_tx, results) = bounded::<Done>(n * (cfg.queue_batches + 2));
+        let mut senders = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = bounded::<Batch>(cfg.queue_batches.max(1));
+            let done_tx = done_tx.clone();
+            let wcfg = cfg.worker.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("hellotap-worker-{w}"))
+                .spawn(move || run_worker(w, wcfg, rx, done_tx))
+                .expect("spawn worker thread");
+            senders.push(tx);
+            handles.push(h);
+        }
+        Pipeline {
+            cfg,
+            senders,
+            results,
+            handles,
+            pending: (0..n).map(|_| Batch::default()).collect(),
+            pending_frames: 0,
+            pos: 0,
+            now: Timestamp::default(),
+            last_tick: None,
+            hasher: ahash::RandomState::new(),
+            watermark: vec![0; n],
+            waiting: BTreeMap::new(),
+            stats: PipelineStats::default(),
+            worker_stats: vec![None; n],
+        }
+    }
+
+    /// Attributes the records of the frames that follow to `name` (replay's `pcap_filename`).
+    pub fn set_file(&mut self, name: Option<Arc<str>>, out: &mut dyn FnMut(Handshake)) {
+        self.dispatch(None, Some(|| Control::SetFile(name.clone())), out);
+    }
+
+    /// Ends every flow (end of one input file), releasing their records.
+    pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
+        self.dispatch(None, Some(|| Control::Flush), out);
+        self.last_tick = None;
+        self.now = Timestamp::default();
+    }
+
+    /// Hands one frame to its worker.
+    pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
+        let missing = f.orig_len.saturating_sub(f.data.len() as u32);
+        let shard = match decode::decode(f.linktype, f.data, missing) {
+            Ok(p) => {
+                let (key, _) = FlowKey::of(&p);
+                let mut h = self.hasher.build_hasher();
+                key.hash(&mut h);
+                (std::hash::Hasher::finish(&h) % self.pending.len() as u64) as usize
+            }
+            // The worker decodes it again, stops at the same place and counts it.
+            Err(_) => 0,
+        };
+        // A tick is due when packet time crosses a whole second: it goes at this position,
+        // before this frame, to every worker.
+        let sec = f.ts.as_secs();
+        if f.ts > self.now {
+            self.now = f.ts;
+        }
+        let due = match self.last_tick {
+            Some(t) => sec > t.as_secs(),
+            None => {
+                self.last_tick = Some(f.ts);
+                false
+            }
+        };
+        if due {
+            let tick = Timestamp::from_nanos(sec * 1_000_000_000);
+            self.last_tick = Some(tick);
+            self.dispatch(Some(tick), None::<fn() -> Control>, out);
+        }
+        let b = &mut self.pending[shard];
+        b.frames.push(FrameRef {
+            pos: 2 * self.pos + 1,
+            ts: f.ts,
+            linktype: f.linktype,
+            orig_len: f.orig_len,
+            start: b.data.len() as u32,
+            len: f.data.len() as u32,
+        });
+        b.data.extend_from_slice(f.data);
+        self.pos += 1;
+        self.pending_frames += 1;
+        if self.pending_frames >= self.cfg.batch_frames {
+            self.dispatch(None, None::<fn() -> Control>, out);
+        }
+        self.release(false, out);
+    }
+
+    /// Sends every worker its pending batch (possibly empty), with a tick and/or a control.
+    fn dispatch<C: Fn() -> Control>(
+        &mut self,
+        tick: Option<Timestamp>,
+        control: Option<C>,
+        out: &mut dyn FnMut(Handshake),
+    ) {
+        let upto = 2 * self.pos;
+        for w in 0..self.pending.len() {
+            let mut b = std::mem::take(&mut self.pending[w]);
+            b.upto = upto;
+            b.tick = tick;
+            b.control = control.as_ref().map(|c| c());
+            match self.cfg.overflow {
+                Overflow::Block => {
+                    // While a queue is full, keep releasing records so workers never wait on us.
+                    let mut b = b;
+                    loop {
+                        match self.senders[w].try_send(b) {
+                            Ok(()) => break,
+                            Err(TrySendError::Full(back)) => {
+                                b = back;
+                                self.receive_one(out);
+                            }
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
+                }
+                Overflow::Drop => match self.senders[w].try_send(b) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
+                        self.stats.batches_dropped += 1;
+                        self.stats.frames_dropped += b.frames.len() as u64;
+                        // Records of this worker up to here can no longer be waited for.
+                        self.watermark[w] = self.watermark[w].max(upto);
+                    }
+                },
+            }
+        }
+        self.pending_frames = 0;
+    }
+
+    /// Waits for one worker message and files its records.
+    fn receive_one(&mut self, out: &mut dyn FnMut(Handshake)) {
+        if let Ok(d) = self.results.recv() {
+            self.file(d);
+            self.release(false, out);
+        }
+    }
+
+    fn file(&mut self, d: Done) {
+        self.watermark[d.worker] = self.watermark[d.worker].max(d.upto);
+        for (k, h) in d.records {
+            self.waiting.insert(k, h);
+        }
+        if let Some(s) = d.stats {
+            self.worker_stats[d.worker] = Some(s);
+        }
+    }
+
+    /// Files whatever workers have sent, then releases records every worker is past.
+    fn release(&mut self, all: bool, out: &mut dyn FnMut(Handshake)) {
+        while let Ok(d) = self.results.try_recv() {
+            self.file(d);
+        }
+        let ready = self.watermark.iter().copied().min().unwrap_or(0);
+        while let Some(entry) = self.waiting.first_entry() {
+            if !all && entry.key().0 > ready {
+                break;
+            }
+            out(entry.remove());
+        }
+    }
+
+    /// Ends the input: flushes every flow, stops the workers, releases every record, and
+    /// returns the counters of the reading side and of all workers added up.
+    pub fn finish(mut self, out: &mut dyn FnMut(Handshake)) -> (PipelineStats, WorkerStats) {
+        self.flush(out);
+        let senders = std::mem::take(&mut self.senders);
+        drop(senders);
+        // Every worker sends a last message with its counters when its queue closes.
+        while self.worker_stats.iter().any(Option::is_none) {
+            match self.results.recv() {
+                Ok(d) => self.file(d),
+                Err(_) => break,
+            }
+        }
+        for h in std::mem::take(&mut self.handles) {
+            let _ = h.join();
+        }
+        self.release(true, out);
+        let mut total = WorkerStats::default();
+        for s in self.worker_stats.iter().flatten() {
+            total.add(s);
+        }
+        (self.stats.clone(), total)
+    }
+}
+
+fn run_worker(id: usize, cfg: WorkerConfig, rx: Receiver<Batch>, done: Sender<Done>) {
+    let mut w = Worker::new(cfg);
+    for b in rx.iter() {
+        let mut records: Vec<(Key, Handshake)> = Vec::new();
+        for f in &b.frames {
+            let data = &b.data[f.start as usize..(f.start + f.len) as usize];
+            let frame = Frame { ts: f.ts, linktype: f.linktype, data, orig_len: f.orig_len };
+            w.frame(&frame, &mut |h| records.push(((f.pos, h.timestamp, h.flow_id), h)));
+        }
+        let end = b.upto;
+        if let Some(t) = b.tick {
+            w.tick(t, &mut |h| records.push(((end, h.timestamp, h.flow_id), h)));
+        }
+        match b.control {
+            Some(Control::SetFile(name)) => w.set_pcap_filename(name),
+            Some(Control::Flush) => w.flush(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
+            None => {}
+        }
+        if done.send(Done { worker: id, upto: end, records, stats: None }).is_err() {
+            return;
+        }
+    }
+    let _ = done.send(Done { worker: id, upto: u64::MAX, records: Vec::new(), stats: Some(w.stats.clone()) });
+}
