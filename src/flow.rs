@@ -85,6 +85,38 @@ impl FlowKey {
     }
 }
 
+/// Reasons a flow leaves the table (the discriminant indexes `WorkerStats::flows_ended`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowEnd {
+    /// Both sides sent FIN.
+    Fin,
+    /// A RST.
+    Rst,
+    /// Idle past its timeout.
+    Timeout,
+    /// The input ended.
+    EndOfInput,
+    /// A new connection reused its 5-tuple.
+    Reused,
+}
+
+impl FlowEnd {
+    /// Every reason, in label order.
+    pub const ALL: [FlowEnd; 5] =
+        [FlowEnd::Fin, FlowEnd::Rst, FlowEnd::Timeout, FlowEnd::EndOfInput, FlowEnd::Reused];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowEnd::Fin => "fin",
+            FlowEnd::Rst => "rst",
+            FlowEnd::Timeout => "timeout",
+            FlowEnd::EndOfInput => "end_of_input",
+            FlowEnd::Reused => "reused",
+        }
+    }
+}
+
 struct Fnv(u64);
 
 impl Hasher for Fnv {

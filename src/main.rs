@@ -5,9 +5,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use hellotap::metrics::{self, Metrics};
 use hellotap::output::JsonLines;
 use hellotap::replay::{self, ReplayConfig};
 use hellotap::worker::WorkerConfig;
@@ -50,7 +52,27 @@ enum Command {
         /// The output is the same for any number.
         #[arg(long)]
         workers: Option<usize>,
+        /// Serve Prometheus metrics on this address while replaying (e.g. 127.0.0.1:9184).
+        #[arg(long)]
+        metrics_addr: Option<String>,
+        /// With --metrics-addr: keep serving after the input ends, until SIGTERM or SIGINT.
+        #[arg(long, requires = "metrics_addr")]
+        linger: bool,
+        /// Write the metrics at the end in node_exporter textfile format.
+        #[arg(long)]
+        metrics_file: Option<PathBuf>,
+        /// Distinct fingerprints per type that get their own metrics label.
+        #[arg(long, default_value_t = hellotap::metrics::DEFAULT_TOP_FINGERPRINTS)]
+        top_fingerprints: usize,
     },
+}
+
+/// Blocks until SIGTERM or SIGINT.
+fn wait_for_termination() -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let _ = signals.forever().next();
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -66,7 +88,31 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Replay { paths, output, ja4plus, quiet, idle_timeout, max_flows, workers } => {
+        Command::Replay {
+            paths,
+            output,
+            ja4plus,
+            quiet,
+            idle_timeout,
+            max_flows,
+            workers,
+            metrics_addr,
+            linger,
+            metrics_file,
+            top_fingerprints,
+        } => {
+            let metrics = (metrics_addr.is_some() || metrics_file.is_some())
+                .then(|| Arc::new(Metrics::new(top_fingerprints)));
+            let server = match (&metrics_addr, &metrics) {
+                (Some(addr), Some(m)) => match metrics::serve(addr, m.clone()) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        eprintln!("hellotap: {e}");
+                        return Ok(ExitCode::from(1));
+                    }
+                },
+                _ => None,
+            };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let workers = workers.unwrap_or(cores.saturating_sub(1)).max(1);
             let cfg = ReplayConfig {
@@ -78,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 workers,
                 progress: !quiet,
+                metrics: metrics.clone(),
             };
             let mut errors = Vec::new();
             let inputs = replay::expand(&paths, &mut errors);
@@ -94,6 +141,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let summary = replay::run(&inputs, &cfg, &mut out, &mut err)?;
             if !quiet {
                 writeln!(err, "{}", summary.line())?;
+            }
+            if let (Some(path), Some(m)) = (&metrics_file, &metrics) {
+                m.write_textfile(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            }
+            if let Some(s) = server {
+                if linger {
+                    if !quiet {
+                        writeln!(
+                            err,
+                            "hellotap: serving metrics on http://{}/metrics until SIGTERM",
+                            s.addr
+                        )?;
+                    }
+                    wait_for_termination()?;
+                }
+                s.stop();
             }
             let bad = !errors.is_empty() || summary.bad_inputs > 0;
             Ok(if bad { ExitCode::from(2) } else { ExitCode::SUCCESS })

@@ -29,6 +29,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use crate::capture::Frame;
 use crate::decode;
 use crate::flow::FlowKey;
+use crate::metrics::Metrics;
 use crate::record::Handshake;
 use crate::time::Timestamp;
 use crate::worker::{Worker, WorkerConfig, WorkerStats};
@@ -55,6 +56,10 @@ pub struct PipelineConfig {
     pub overflow: Overflow,
     /// Settings of each worker.
     pub worker: WorkerConfig,
+    /// Where workers publish their counters (after every batch), if anywhere.
+    pub metrics: Option<Arc<Metrics>>,
+    /// The `interface` label of the packet counters.
+    pub interface: String,
 }
 
 impl Default for PipelineConfig {
@@ -65,6 +70,8 @@ impl Default for PipelineConfig {
             queue_batches: 8,
             overflow: Overflow::Block,
             worker: WorkerConfig::default(),
+            metrics: None,
+            interface: "file".to_string(),
         }
     }
 }
@@ -149,9 +156,10 @@ impl Pipeline {
             let (tx, rx) = bounded::<Batch>(cfg.queue_batches.max(1));
             let done_tx = done_tx.clone();
             let wcfg = cfg.worker.clone();
+            let pubm = cfg.metrics.clone().map(|m| (m, cfg.interface.clone()));
             let h = std::thread::Builder::new()
                 .name(format!("hellotap-worker-{w}"))
-                .spawn(move || run_worker(w, wcfg, rx, done_tx))
+                .spawn(move || run_worker(w, wcfg, rx, done_tx, pubm))
                 .expect("spawn worker thread");
             senders.push(tx);
             handles.push(h);
@@ -243,6 +251,11 @@ impl Pipeline {
         out: &mut dyn FnMut(Handshake),
     ) {
         let upto = 2 * self.pos;
+        if let Some(m) = &self.cfg.metrics {
+            for (w, tx) in self.senders.iter().enumerate() {
+                m.queue_depth.with_label_values(&[&w.to_string()]).set(tx.len() as i64);
+            }
+        }
         for w in 0..self.pending.len() {
             let mut b = std::mem::take(&mut self.pending[w]);
             b.upto = upto;
@@ -268,6 +281,9 @@ impl Pipeline {
                     Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
                         self.stats.batches_dropped += 1;
                         self.stats.frames_dropped += b.frames.len() as u64;
+                        if let Some(m) = &self.cfg.metrics {
+                            m.capture_drops.with_label_values(&["queue"]).inc_by(b.frames.len() as u64);
+                        }
                         // Records of this worker up to here can no longer be waited for.
                         self.watermark[w] = self.watermark[w].max(upto);
                     }
@@ -334,8 +350,15 @@ impl Pipeline {
     }
 }
 
-fn run_worker(id: usize, cfg: WorkerConfig, rx: Receiver<Batch>, done: Sender<Done>) {
+fn run_worker(
+    id: usize,
+    cfg: WorkerConfig,
+    rx: Receiver<Batch>,
+    done: Sender<Done>,
+    metrics: Option<(Arc<Metrics>, String)>,
+) {
     let mut w = Worker::new(cfg);
+    let mut batches: u64 = 0;
     for b in rx.iter() {
         let mut records: Vec<(Key, Handshake)> = Vec::new();
         for f in &b.frames {
@@ -344,6 +367,7 @@ fn run_worker(id: usize, cfg: WorkerConfig, rx: Receiver<Batch>, done: Sender<Do
             w.frame(&frame, &mut |h| records.push(((f.pos, h.timestamp, h.flow_id), h)));
         }
         let end = b.upto;
+        let had_control = b.control.is_some();
         if let Some(t) = b.tick {
             w.tick(t, &mut |h| records.push(((end, h.timestamp, h.flow_id), h)));
         }
@@ -352,9 +376,16 @@ fn run_worker(id: usize, cfg: WorkerConfig, rx: Receiver<Batch>, done: Sender<Do
             Some(Control::Flush) => w.flush(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
             None => {}
         }
+        if let Some((m, iface)) = &metrics {
+            batches += 1;
+            w.publish(m, iface, batches % 256 == 1 || had_control);
+        }
         if done.send(Done { worker: id, upto: end, records, stats: None }).is_err() {
             return;
         }
+    }
+    if let Some((m, iface)) = &metrics {
+        w.publish(m, iface, true);
     }
     let _ = done.send(Done { worker: id, upto: u64::MAX, records: Vec::new(), stats: Some(w.stats.clone()) });
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::capture::{self, CaptureError};
+use crate::metrics::Metrics;
 use crate::output::JsonLines;
 use crate::pipeline::{Overflow, Pipeline, PipelineConfig};
 use crate::record::Handshake;
@@ -108,11 +109,13 @@ pub struct ReplayConfig {
     pub workers: usize,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
+    /// Metrics to update, if any.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for ReplayConfig {
     fn default() -> Self {
-        ReplayConfig { worker: WorkerConfig::default(), workers: 1, progress: false }
+        ReplayConfig { worker: WorkerConfig::default(), workers: 1, progress: false, metrics: None }
     }
 }
 
@@ -148,20 +151,35 @@ pub fn run<W: Write, E: Write>(
         workers: cfg.workers.max(1),
         overflow: Overflow::Block,
         worker: cfg.worker.clone(),
+        metrics: cfg.metrics.clone(),
         ..PipelineConfig::default()
     });
+    let metrics = cfg.metrics.as_deref();
     let show_progress = cfg.progress && io::stderr().is_terminal();
     // The record sink is shared by the reading loop and the pipeline's callbacks.
     let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
     let closed = Cell::new(false);
     let out = RefCell::new(out);
     let mut emit = |h: Handshake| {
+        if let Some(m) = metrics {
+            m.observe(&h);
+        }
         if closed.get() {
+            if let Some(m) = metrics {
+                m.events_dropped.with_label_values(&["output"]).inc();
+            }
             return;
         }
-        if let Err(e) = out.borrow_mut().write(&h) {
-            closed.set(true);
-            *write_err.borrow_mut() = Some(e);
+        match out.borrow_mut().write(&h) {
+            Ok(()) => {
+                if let Some(m) = metrics {
+                    m.events.with_label_values(&["output"]).inc();
+                }
+            }
+            Err(e) => {
+                closed.set(true);
+                *write_err.borrow_mut() = Some(e);
+            }
         }
     };
     for input in inputs {

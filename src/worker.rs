@@ -16,7 +16,8 @@ use hashbrown::HashMap;
 use crate::capture::Frame;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::fingerprint::{Transport, ja3, ja4};
-use crate::flow::{Dir, FlowKey};
+use crate::flow::{Dir, FlowEnd, FlowKey};
+use crate::metrics::Metrics;
 use crate::reassembly::{StreamLimits, TcpStream};
 use crate::record::{Fingerprints, Handshake, Outcome};
 use crate::session::{SessionLimits, TlsSession};
@@ -78,8 +79,8 @@ pub struct WorkerStats {
     pub flows_created: u64,
     /// Flows not tracked because the table was full.
     pub flows_rejected: u64,
-    /// Flows ended by an idle timeout.
-    pub flows_timed_out: u64,
+    /// Flows ended, indexed by [`FlowEnd`] as usize.
+    pub flows_ended: [u64; 5],
     /// Handshake records emitted.
     pub handshakes: u64,
     /// Packets for flows whose handshake was already final (one lookup each).
@@ -110,7 +111,9 @@ impl WorkerStats {
         self.udp_packets += o.udp_packets;
         self.flows_created += o.flows_created;
         self.flows_rejected += o.flows_rejected;
-        self.flows_timed_out += o.flows_timed_out;
+        for (a, b) in self.flows_ended.iter_mut().zip(o.flows_ended) {
+            *a += b;
+        }
         self.handshakes += o.handshakes;
         self.packets_after_final += o.packets_after_final;
         self.tcp_retransmitted += o.tcp_retransmitted;
@@ -143,6 +146,8 @@ struct Flow {
     closed: bool,
     /// ISN of the client's SYN, to tell a retransmitted SYN from port reuse.
     syn_seq: Option<u32>,
+    /// Why the connection closed (FIN or RST), once it did.
+    end_reason: Option<FlowEnd>,
 }
 
 /// One worker.
@@ -153,6 +158,10 @@ pub struct Worker {
     pcap_filename: Option<Arc<str>>,
     /// Counters.
     pub stats: WorkerStats,
+    /// What [`Worker::publish`] last added to the metrics.
+    published: WorkerStats,
+    published_active: i64,
+    published_buffered: i64,
 }
 
 impl Worker {
@@ -164,6 +173,9 @@ impl Worker {
             now: Timestamp::default(),
             pcap_filename: None,
             stats: WorkerStats::default(),
+            published: WorkerStats::default(),
+            published_active: 0,
+            published_buffered: 0,
         }
     }
 
@@ -175,6 +187,56 @@ impl Worker {
     /// Flows currently tracked.
     pub fn active_flows(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Bytes held by this worker's reassembly and TLS buffers (walks the table).
+    pub fn buffered_bytes(&self) -> usize {
+        self.flows
+            .values()
+            .map(|f| {
+                f.streams[0].buffered()
+                    + f.streams[1].buffered()
+                    + f.session.as_ref().map_or(0, |s| s.buffered())
+            })
+            .sum()
+    }
+
+    /// Adds what the counters gained since the last call to the shared metrics; with
+    /// `walk`, also recounts the bytes buffered (a walk over the whole table).
+    pub fn publish(&mut self, m: &Metrics, interface: &str, walk: bool) {
+        let (s, p) = (&self.stats, &self.published);
+        m.packets.with_label_values(&[interface]).inc_by(s.packets - p.packets);
+        m.bytes.with_label_values(&[interface]).inc_by(s.bytes - p.bytes);
+        for (k, n) in &s.decode_errors {
+            let before = p.decode_errors.iter().find(|(q, _)| q == k).map_or(0, |(_, c)| *c);
+            if *n > before {
+                m.decode_errors.with_label_values(&[k]).inc_by(n - before);
+            }
+        }
+        m.flows_created.inc_by(s.flows_created - p.flows_created);
+        m.flow_table_full.inc_by(s.flows_rejected - p.flows_rejected);
+        for r in FlowEnd::ALL {
+            let i = r as usize;
+            m.flows_ended.with_label_values(&[r.as_str()]).inc_by(s.flows_ended[i] - p.flows_ended[i]);
+        }
+        for (event, now, before) in [
+            ("retransmitted", s.tcp_retransmitted, p.tcp_retransmitted),
+            ("overlap", s.tcp_overlaps, p.tcp_overlaps),
+            ("out_of_order", s.tcp_out_of_order, p.tcp_out_of_order),
+            ("ooo_dropped", s.tcp_ooo_dropped, p.tcp_ooo_dropped),
+            ("truncated", s.tcp_truncated, p.tcp_truncated),
+        ] {
+            m.reassembly.with_label_values(&[event]).inc_by(now - before);
+        }
+        let active = self.flows.len() as i64;
+        m.flows_active.add(active - self.published_active);
+        self.published_active = active;
+        if walk {
+            let buffered = self.buffered_bytes() as i64;
+            m.reassembly_buffered.add(buffered - self.published_buffered);
+            self.published_buffered = buffered;
+        }
+        self.published = self.stats.clone();
     }
 
     /// Processes one frame; completed handshakes go to `out`.
@@ -201,34 +263,19 @@ impl Worker {
             }
         };
         let (key, dir) = FlowKey::of(p);
-        // A flow idle past its timeout ends here, whether or not a sweep has run yet, so
-        // what a packet means never depends on when sweeps happen.
         if let Some(old) = self.flows.get(&key) {
-            if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
-                if let Some(mut old) = self.flows.remove(&key) {
-                    self.expire(key, &mut old, out);
-                }
-            }
-        }
-        // Port reuse: a SYN after the connection closed (FIN/RST), or a SYN with a new ISN
-        // once its handshake is final, starts a new flow; the old one has nothing more.
-        if tcp.syn && !tcp.ack_flag {
-            if let Some(old) = self.flows.get(&key) {
-                if old.closed || (old.session.is_none() && old.syn_seq != Some(tcp.seq)) {
-                    if let Some(mut old) = self.flows.remove(&key) {
-                        let outcome = old.session.as_ref().map(|s| s.end_outcome(false, false));
-                        if let Some(o) = outcome {
-                            Self::finish(
-                                &self.cfg,
-                                &mut self.stats,
-                                &self.pcap_filename,
-                                key,
-                                &mut old,
-                                o,
-                                out,
-                            );
-                        }
-                    }
+            // A flow idle past its timeout ends here, whether or not a sweep has run yet,
+            // so what a packet means never depends on when sweeps happen.
+            let idle = old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts;
+            // Port reuse: a SYN after the connection closed (FIN/RST), or a SYN with a new
+            // ISN once its handshake is final, starts a new flow.
+            let reused = tcp.syn
+                && !tcp.ack_flag
+                && (old.closed || (old.session.is_none() && old.syn_seq != Some(tcp.seq)));
+            if idle || reused {
+                let reason = if idle { FlowEnd::Timeout } else { FlowEnd::Reused };
+                if let Some(old) = self.flows.remove(&key) {
+                    self.end_flow(key, old, reason, out);
                 }
             }
         }
@@ -255,6 +302,7 @@ impl Worker {
                     fin: [false; 2],
                     closed: false,
                     syn_seq: None,
+                    end_reason: None,
                 },
             );
         }
@@ -263,11 +311,19 @@ impl Worker {
         if tcp.syn && !tcp.ack_flag {
             flow.syn_seq = Some(tcp.seq);
         }
+        let i = dir.index();
+        if tcp.fin {
+            flow.fin[i] = true;
+        }
+        let ended = tcp.rst || (flow.fin[0] && flow.fin[1]);
+        if ended && !flow.closed {
+            flow.closed = true;
+            flow.end_reason = Some(if tcp.rst { FlowEnd::Rst } else { FlowEnd::Fin });
+        }
         let Some(session) = flow.session.as_mut() else {
             self.stats.packets_after_final += 1;
             return;
         };
-        let i = dir.index();
         let stream = &mut flow.streams[i];
         let before = stream.stats;
         stream.segment(tcp.seq, tcp.syn, p.payload, p.payload_missing > 0, &mut |bytes| {
@@ -280,13 +336,6 @@ impl Worker {
         self.stats.tcp_truncated += after.truncated - before.truncated;
         self.stats.tcp_overlaps += after.overlaps - before.overlaps;
 
-        if tcp.fin {
-            flow.fin[i] = true;
-        }
-        let ended = tcp.rst || (flow.fin[0] && flow.fin[1]);
-        if ended {
-            flow.closed = true;
-        }
         let final_now = session.is_final() || session.is_hopeless();
         if final_now || ended {
             let outcome = session.end_outcome(tcp.rst, false);
@@ -313,11 +362,14 @@ impl Worker {
         }
     }
 
-    /// Ends a flow that went idle past its timeout, emitting what it had.
-    fn expire(&mut self, key: FlowKey, flow: &mut Flow, out: &mut dyn FnMut(Handshake)) {
-        if let Some(outcome) = flow.session.as_ref().map(|s| s.end_outcome(false, true)) {
-            self.stats.flows_timed_out += 1;
-            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+    /// Takes a flow out of the table for good, emitting what it had. A flow that was
+    /// closed by FIN or RST counts under that reason, whatever removed it later.
+    fn end_flow(&mut self, key: FlowKey, mut flow: Flow, reason: FlowEnd, out: &mut dyn FnMut(Handshake)) {
+        let reason = flow.end_reason.unwrap_or(reason);
+        self.stats.flows_ended[reason as usize] += 1;
+        if let Some(s) = flow.session.as_ref() {
+            let outcome = s.end_outcome(reason == FlowEnd::Rst, reason == FlowEnd::Timeout);
+            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, &mut flow, outcome, out);
         }
     }
 
@@ -337,24 +389,18 @@ impl Worker {
         let mut expired: Vec<(FlowKey, Flow)> =
             self.flows.extract_if(|_, flow| flow.last_seen.plus_secs(cfg.timeout_of(flow)) <= now).collect();
         expired.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
-        for (key, mut flow) in expired {
-            self.expire(key, &mut flow, out);
+        for (key, flow) in expired {
+            self.end_flow(key, flow, FlowEnd::Timeout, out);
         }
     }
 
     /// Ends every flow (end of input), emitting what each had.
     pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
-        let cfg = &self.cfg;
-        let stats = &mut self.stats;
-        let pcap = &self.pcap_filename;
         // Emit in first-seen order so output does not depend on the table's random seed.
-        let mut pending: Vec<(FlowKey, Flow)> =
-            self.flows.drain().filter(|(_, f)| f.session.is_some()).collect();
-        pending.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
-        for (key, mut flow) in pending {
-            let outcome =
-                flow.session.as_ref().map(|s| s.end_outcome(false, false)).unwrap_or(Outcome::Incomplete);
-            Self::finish(cfg, stats, pcap, key, &mut flow, outcome, out);
+        let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        for (key, flow) in all {
+            self.end_flow(key, flow, FlowEnd::EndOfInput, out);
         }
         self.now = Timestamp::default();
     }

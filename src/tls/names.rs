@@ -18,6 +18,12 @@ fn lookup<K: Ord + Copy>(table: &'static [(K, &'static str)], v: K) -> Option<&'
     table.binary_search_by_key(&v, |&(k, _)| k).ok().map(|i| table[i].1)
 }
 
+/// The registered ALPN protocol ID equal to `id` (IANA ALPN Protocol IDs registry), as a
+/// static string: a bounded set, fit for a metrics label. `None` for unregistered IDs.
+pub fn alpn_id(id: &[u8]) -> Option<&'static str> {
+    tables::ALPN_IDS.binary_search_by(|probe| probe.as_bytes().cmp(id)).ok().map(|i| tables::ALPN_IDS[i])
+}
+
 /// IANA name of a cipher suite (TLS Cipher Suites registry, `tls-parameters-4`),
 /// e.g. `0x1301` → `TLS_AES_128_GCM_SHA256`.
 pub fn cipher_suite(v: u16) -> Option<&'static str> {
@@ -127,6 +133,16 @@ pub fn is_grease(v: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alpn_ids_are_sorted_and_found() {
+        assert!(tables::ALPN_IDS.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()));
+        assert_eq!(alpn_id(b"h2"), Some("h2"));
+        assert_eq!(alpn_id(b"http/1.1"), Some("http/1.1"));
+        assert_eq!(alpn_id(b"h3"), Some("h3"));
+        assert_eq!(alpn_id(b"\xba\xad"), None);
+        assert_eq!(alpn_id(b"made-up/9"), None);
+    }
 
     type Table<K> = &'static [(K, &'static str)];
     type Lookup<K> = fn(K) -> Option<&'static str>;

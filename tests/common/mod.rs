@@ -34,6 +34,7 @@ pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
         worker: WorkerConfig { ja4plus, ..WorkerConfig::default() },
         workers,
         progress: false,
+        metrics: None,
     };
     let mut buf = Vec::new();
     let mut err = Vec::new();
