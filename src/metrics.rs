@@ -393,6 +393,7 @@ mod tests {
                 }),
                 ja4s: None,
             },
+            details: Default::default(),
         }
     }
 

@@ -122,4 +122,35 @@ pub struct Handshake {
     pub anomalies: Vec<String>,
     /// Fingerprints.
     pub fingerprints: Fingerprints,
+    /// What else the handshake showed.
+    pub details: Details,
+}
+
+/// Negotiation, resumption, stapling and timing facts beyond the hellos.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Details {
+    /// The session was resumed: TLS 1.3 pre_shared_key accepted, or a TLS ≤ 1.2
+    /// abbreviated handshake (ServerHello then ChangeCipherSpec, no certificate).
+    pub resumed: bool,
+    /// The server issued a session ticket in plaintext (TLS ≤ 1.2).
+    pub ticket_issued: bool,
+    /// The server asked for a client certificate (TLS ≤ 1.2, plaintext).
+    pub certificate_requested: bool,
+    /// The server stapled an OCSP response.
+    pub ocsp_stapled: bool,
+    /// The group of a TLS ≤ 1.2 ECDHE ServerKeyExchange.
+    pub ske_group: Option<u16>,
+    /// The prime size of a DHE ServerKeyExchange, in bits.
+    pub dhe_bits: Option<u32>,
+    /// The signature scheme the server signed its key exchange with (TLS 1.2).
+    pub server_sig_alg: Option<u16>,
+    /// Microseconds from the first ClientHello to the final ServerHello.
+    pub server_hello_us: Option<i64>,
+    /// Microseconds from the first ClientHello to the client going on past the server's
+    /// first flight (its Finished, or first encrypted record in TLS 1.3).
+    pub finished_us: Option<i64>,
+    /// The server's Certificate message body (plaintext, TLS ≤ 1.2), as sent.
+    pub server_certificates: Option<Vec<u8>>,
+    /// The client's Certificate message body, if sent in plaintext.
+    pub client_certificates: Option<Vec<u8>>,
 }

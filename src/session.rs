@@ -68,6 +68,31 @@ pub struct Facts {
     pub anomalies: Vec<String>,
     /// The server's first flight after its (final) ServerHello is complete.
     pub server_flight_done: bool,
+    /// The server sent Certificate, ServerKeyExchange, CertificateRequest or
+    /// ServerHelloDone (a full handshake).
+    pub server_full_flight: bool,
+    /// TLS ≤ 1.2 abbreviated handshake (session resumed).
+    pub abbreviated: bool,
+    /// Time of the final ServerHello.
+    pub server_hello_ts: Option<Timestamp>,
+    /// Time the client went on past the server's first flight (its Finished or data).
+    pub client_finished_ts: Option<Timestamp>,
+    /// The server's first Certificate message body (plaintext: TLS ≤ 1.2).
+    pub server_certificates: Option<Vec<u8>>,
+    /// The client's Certificate message body, if it sent one in plaintext.
+    pub client_certificates: Option<Vec<u8>>,
+    /// The server asked for a client certificate.
+    pub certificate_requested: bool,
+    /// The server stapled an OCSP response (CertificateStatus).
+    pub ocsp_stapled: bool,
+    /// The server issued a session ticket in plaintext (TLS ≤ 1.2 NewSessionTicket).
+    pub ticket_issued: bool,
+    /// The group from a TLS ≤ 1.2 ECDHE ServerKeyExchange.
+    pub ske_group: Option<u16>,
+    /// The size of the prime of a DHE ServerKeyExchange, in bits.
+    pub dhe_bits: Option<u32>,
+    /// The signature scheme of a TLS 1.2 ServerKeyExchange.
+    pub server_sig_alg: Option<u16>,
     /// How it ended, once final.
     pub outcome: Option<Outcome>,
 }
@@ -115,16 +140,64 @@ impl Facts {
                         if self.first_server_hello.is_none() {
                             self.first_server_hello = Some(sh.clone());
                         }
+                        if !sh.hello_retry {
+                            self.server_hello_ts = Some(ts);
+                        }
                         self.server_hello = Some(sh);
                     }
                     Err(e) => self.anomalies.push(format!("server_hello: {e}")),
                 }
             }
-            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO_DONE, .. } => self.progressed(dir),
-            TlsItem::Handshake { .. } => {}
-            TlsItem::ChangeCipherSpec | TlsItem::ApplicationData | TlsItem::EncryptedHandshake => {
-                self.progressed(dir)
+            TlsItem::Handshake { msg_type: handshake::SERVER_HELLO_DONE, .. } => {
+                self.full_flight(dir);
+                self.progressed(dir, ts)
             }
+            TlsItem::Handshake { msg_type: handshake::CERTIFICATE, body } => {
+                self.full_flight(dir);
+                let slot = if self.is_server(dir) {
+                    &mut self.server_certificates
+                } else {
+                    &mut self.client_certificates
+                };
+                if slot.is_none() {
+                    *slot = Some(body.to_vec());
+                }
+            }
+            TlsItem::Handshake { msg_type: handshake::SERVER_KEY_EXCHANGE, body } => {
+                self.full_flight(dir);
+                self.server_key_exchange(body);
+            }
+            TlsItem::Handshake { msg_type: handshake::CERTIFICATE_REQUEST, .. } => {
+                self.full_flight(dir);
+                self.certificate_requested = true;
+            }
+            TlsItem::Handshake { msg_type: handshake::CERTIFICATE_STATUS, .. } => {
+                if self.is_server(dir) {
+                    self.ocsp_stapled = true;
+                }
+            }
+            TlsItem::Handshake { msg_type: handshake::NEW_SESSION_TICKET, .. } => {
+                if self.is_server(dir) {
+                    self.ticket_issued = true;
+                }
+            }
+            TlsItem::Handshake { .. } => {}
+            TlsItem::ChangeCipherSpec => {
+                // TLS ≤ 1.2: a server that answers its hello with ChangeCipherSpec, without
+                // a certificate or key exchange, is resuming a session (abbreviated
+                // handshake, RFC 5246 §7.3).
+                if self.is_server(dir)
+                    && !self.server_full_flight
+                    && self
+                        .server_hello
+                        .as_ref()
+                        .is_some_and(|sh| !sh.hello_retry && sh.negotiated_version() <= 0x0303)
+                {
+                    self.abbreviated = true;
+                }
+                self.progressed(dir, ts)
+            }
+            TlsItem::ApplicationData | TlsItem::EncryptedHandshake => self.progressed(dir, ts),
             TlsItem::Alert { level, description } => {
                 self.alerts.push(Alert { from: self.side_of(dir), level, description });
                 if level == 2 {
@@ -163,13 +236,53 @@ impl Facts {
     /// the handshake is established when the client then answers with its own
     /// ChangeCipherSpec or encrypted records instead of an alert (a client rejecting the
     /// certificate sends a plaintext alert at exactly this point in TLS 1.2).
-    fn progressed(&mut self, dir: Dir) {
+    fn progressed(&mut self, dir: Dir, ts: Timestamp) {
         if self.is_server(dir) {
             if self.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry) {
                 self.server_flight_done = true;
             }
         } else if self.server_flight_done {
+            self.client_finished_ts = Some(ts);
             self.outcome = Some(Outcome::Established);
+        }
+    }
+
+    fn full_flight(&mut self, dir: Dir) {
+        if self.is_server(dir) {
+            self.server_full_flight = true;
+        }
+    }
+
+    /// The group and signature scheme of an ECDHE/DHE ServerKeyExchange (TLS ≤ 1.2). The
+    /// layout depends on the key exchange, known only from the negotiated cipher suite's
+    /// name; other key exchanges (RSA, PSK, SRP) are left alone.
+    fn server_key_exchange(&mut self, body: &[u8]) {
+        let Some(sh) = self.server_hello.as_ref() else { return };
+        let name = crate::tls::names::cipher_suite(sh.cipher).unwrap_or("");
+        let tls12 = sh.negotiated_version() >= 0x0303;
+        let mut r = crate::tls::reader::Reader::new(body);
+        let parsed: Result<(), crate::tls::reader::ParseError> = (|| {
+            if name.contains("_ECDHE_") && !name.contains("_PSK_") {
+                if r.u8("curve_type")? != 3 {
+                    return Ok(()); // explicit curves: no named group
+                }
+                self.ske_group = Some(r.u16("named_curve")?);
+                r.vec8("ecdh public")?;
+            } else if name.contains("_DHE_") && !name.contains("_PSK_") {
+                let p = r.vec16("dh_p")?;
+                self.dhe_bits = Some((p.remaining() * 8) as u32);
+                r.vec16("dh_g")?;
+                r.vec16("dh_Ys")?;
+            } else {
+                return Ok(());
+            }
+            if tls12 {
+                self.server_sig_alg = Some(r.u16("signature algorithm")?);
+            }
+            Ok(())
+        })();
+        if let Err(e) = parsed {
+            self.anomalies.push(format!("server_key_exchange: {e}"));
         }
     }
 }

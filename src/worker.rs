@@ -19,7 +19,7 @@ use crate::fingerprint::{Transport, ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey};
 use crate::metrics::Metrics;
 use crate::reassembly::{StreamLimits, TcpStream};
-use crate::record::{Fingerprints, Handshake, Outcome};
+use crate::record::{Details, Fingerprints, Handshake, Outcome};
 use crate::session::{SessionLimits, TlsSession};
 use crate::time::Timestamp;
 
@@ -431,6 +431,22 @@ fn build_record(
             None
         },
     };
+    let ch_ts = f.client_hello.as_ref().and(f.first_hello_ts);
+    let since_ch = |t: Option<Timestamp>| Some(t?.micros_since(ch_ts?));
+    let resumed_13 = f.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry && sh.psk_selected);
+    let details = Details {
+        resumed: resumed_13 || f.abbreviated,
+        ticket_issued: f.ticket_issued,
+        certificate_requested: f.certificate_requested,
+        ocsp_stapled: f.ocsp_stapled,
+        ske_group: f.ske_group,
+        dhe_bits: f.dhe_bits,
+        server_sig_alg: f.server_sig_alg,
+        server_hello_us: since_ch(f.server_hello_ts),
+        finished_us: since_ch(f.client_finished_ts),
+        server_certificates: f.server_certificates,
+        client_certificates: f.client_certificates,
+    };
     Some(Handshake {
         flow_id: key.flow_id(first_seen),
         timestamp: f.first_hello_ts.unwrap_or(first_seen),
@@ -448,5 +464,6 @@ fn build_record(
         outcome,
         anomalies: f.anomalies,
         fingerprints,
+        details,
     })
 }

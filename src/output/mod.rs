@@ -69,6 +69,20 @@ impl<'a> From<&'a Ja3> for Ja3Out<'a> {
 }
 
 #[derive(Serialize)]
+struct Ocsp {
+    requested: bool,
+    stapled: bool,
+}
+
+#[derive(Serialize)]
+struct Timing {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_hello_us: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_us: Option<i64>,
+}
+
+#[derive(Serialize)]
 struct AlertOut {
     from: &'static str,
     level: &'static str,
@@ -95,7 +109,45 @@ struct TlsOut<'a> {
     group: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     client_versions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_groups: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_key_shares: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_sig_algs: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_sig_alg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dhe_bits: Option<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    compression_methods: Vec<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extended_master_secret: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypt_then_mac: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secure_renegotiation: Option<bool>,
     hello_retry: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hello_retry_group: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    early_data: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    resumption_offered: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    psk_modes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resumed: Option<bool>,
+    #[serde(skip_serializing_if = "is_false")]
+    ticket_issued: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    client_cert_requested: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocsp: Option<Ocsp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sct_requested: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timing: Option<Timing>,
     #[serde(skip_serializing_if = "is_false")]
     sslv2_client_hello: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,10 +205,31 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         (None, Some(ch)) => Some(version_name(ch.version)),
         (None, None) => None,
     };
-    // The group: the final ServerHello's key_share; in TLS 1.2 it is in the
-    // ServerKeyExchange (not read yet), so it is absent there.
-    let group = sh.and_then(|s| s.key_share_group).map(|g| named(g, names::group));
+    let d = &h.details;
+    // The group: the final ServerHello's key_share (TLS 1.3), else the ECDHE
+    // ServerKeyExchange's named curve (TLS ≤ 1.2).
+    let group = sh.and_then(|s| s.key_share_group).or(d.ske_group).map(|g| named(g, names::group));
     let fp = &h.fingerprints;
+    let names_of = |v: &[u16], f: fn(u16) -> Option<&'static str>| -> Vec<String> {
+        no_grease(v).map(|x| named(x, f)).collect()
+    };
+    let sh_ext = |e: u16| sh.map(|s| s.extensions.contains(&e));
+    let offers_13 = ch.is_some_and(|c| no_grease(&c.supported_versions).any(|v| v >= 0x0304 && v < 0x0400));
+    let mut resumption_offered = Vec::new();
+    if let Some(c) = ch {
+        // In TLS 1.3 a legacy session id is a random middlebox-compatibility value, not a
+        // resumption attempt.
+        if c.session_id_len > 0 && !offers_13 {
+            resumption_offered.push("session_id");
+        }
+        if c.ticket_offered {
+            resumption_offered.push("ticket");
+        }
+        if c.psk_identities > 0 {
+            resumption_offered.push("psk");
+        }
+    }
+    let first_sh = h.first_server_hello.as_ref();
     TlsOut {
         sni: ch.and_then(|c| c.sni.as_deref()).map(escape_bytes),
         version,
@@ -167,7 +240,43 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         client_versions: ch
             .map(|c| no_grease(&c.supported_versions).map(version_name).collect())
             .unwrap_or_default(),
+        client_groups: ch.map(|c| names_of(&c.groups, names::group)).unwrap_or_default(),
+        client_key_shares: ch.map(|c| names_of(&c.key_share_groups, names::group)).unwrap_or_default(),
+        client_sig_algs: ch
+            .and_then(|c| c.sig_algs.as_deref())
+            .map(|v| names_of(v, names::signature_scheme))
+            .unwrap_or_default(),
+        server_sig_alg: d.server_sig_alg.map(|v| named(v, names::signature_scheme)),
+        dhe_bits: d.dhe_bits,
+        compression_methods: ch.map(|c| c.compression.clone()).unwrap_or_default(),
+        extended_master_secret: sh_ext(crate::tls::hello::ext::EXTENDED_MASTER_SECRET),
+        encrypt_then_mac: sh_ext(crate::tls::hello::ext::ENCRYPT_THEN_MAC),
+        secure_renegotiation: sh_ext(crate::tls::hello::ext::RENEGOTIATION_INFO),
         hello_retry: h.hello_retry,
+        hello_retry_group: first_sh
+            .filter(|s| s.hello_retry)
+            .and_then(|s| s.key_share_group)
+            .map(|g| named(g, names::group)),
+        early_data: ch.is_some_and(|c| c.has_extension(crate::tls::hello::ext::EARLY_DATA)),
+        resumption_offered,
+        psk_modes: ch
+            .map(|c| {
+                c.psk_modes
+                    .iter()
+                    .map(|&m| names::psk_key_exchange_mode(m).map_or_else(|| m.to_string(), str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        resumed: sh.map(|_| d.resumed),
+        ticket_issued: d.ticket_issued,
+        client_cert_requested: d.certificate_requested,
+        ocsp: ch.map(|c| Ocsp {
+            requested: c.has_extension(crate::tls::hello::ext::STATUS_REQUEST),
+            stapled: d.ocsp_stapled,
+        }),
+        sct_requested: ch.map(|c| c.has_extension(crate::tls::hello::ext::SCT)),
+        timing: (d.server_hello_us.is_some() || d.finished_us.is_some())
+            .then_some(Timing { server_hello_us: d.server_hello_us, finished_us: d.finished_us }),
         sslv2_client_hello: ch.is_some_and(|c| c.sslv2),
         client_hellos: (h.client_hello_count > 1).then_some(h.client_hello_count),
         ja3: fp.ja3.as_ref().map(Ja3Out::from),

@@ -64,6 +64,8 @@ pub struct ClientHello {
     pub sslv2: bool,
     /// Length of the legacy session id (non-zero: resumption attempted or TLS 1.3 compat).
     pub session_id_len: u8,
+    /// The legacy session id (at most 32 bytes in valid TLS; kept up to 255).
+    pub session_id: Vec<u8>,
     /// Cipher suites in wire order (GREASE included).
     pub ciphers: Vec<u16>,
     /// Compression methods in wire order.
@@ -84,6 +86,8 @@ pub struct ClientHello {
     pub sig_algs: Option<Vec<u16>>,
     /// Groups of the key shares sent, in wire order.
     pub key_share_groups: Vec<u16>,
+    /// Offered PSK identities (pre_shared_key): how many.
+    pub psk_identities: u16,
     /// psk_key_exchange_modes values.
     pub psk_modes: Vec<u8>,
     /// A non-empty session_ticket extension (a ticket offered for resumption).
@@ -153,8 +157,9 @@ pub fn parse_client_hello(body: &[u8], dtls: bool) -> Result<ClientHello, ParseE
     let mut r = Reader::new(body);
     let mut ch = ClientHello { version: r.u16("client_version")?, ..Default::default() };
     r.bytes(32, "random")?;
-    let sid = r.vec8("session_id")?;
+    let mut sid = r.vec8("session_id")?;
     ch.session_id_len = sid.remaining() as u8;
+    ch.session_id = sid.rest().to_vec();
     if dtls {
         r.vec8("cookie")?;
     }
@@ -237,6 +242,14 @@ fn client_extension(ch: &mut ClientHello, typ: u16, mut d: Reader<'_>) -> Result
             ch.psk_modes = l.rest().to_vec();
         }
         ext::SESSION_TICKET => ch.ticket_offered = !d.is_empty(),
+        ext::PRE_SHARED_KEY => {
+            let mut ids = d.vec16("psk identities")?;
+            while !ids.is_empty() {
+                ids.vec16("psk identity")?;
+                ids.bytes(4, "obfuscated_ticket_age")?;
+                ch.psk_identities = ch.psk_identities.saturating_add(1);
+            }
+        }
         _ => {}
     }
     Ok(())
