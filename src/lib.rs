@@ -16,6 +16,7 @@ pub mod decode;
 pub mod fingerprint;
 pub mod flow;
 pub mod output;
+pub mod quic;
 pub mod reassembly;
 pub mod record;
 pub mod replay;
