@@ -42,7 +42,9 @@ fn hex_list(s: &str) -> Result<Vec<u16>, String> {
     if s.is_empty() {
         return Ok(Vec::new());
     }
-    s.split(',').map(|x| u16::from_str_radix(x, 16).map_err(|_| format!("`{x}` is not a 4-digit hex value"))).collect()
+    s.split(',')
+        .map(|x| u16::from_str_radix(x, 16).map_err(|_| format!("`{x}` is not a 4-digit hex value")))
+        .collect()
 }
 
 fn dec_list(s: &str) -> Result<Vec<u32>, String> {
@@ -93,7 +95,8 @@ pub fn explain(fp: &str) -> Result<String, String> {
             5 => {
                 let _ = writeln!(out, "JA3 string");
                 let v: u16 = f[0].parse().map_err(|_| format!("version `{}` is not a number", f[0]))?;
-                let _ = writeln!(out, "version (ClientHello legacy_version): {}", crate::output::version_name(v));
+                let _ =
+                    writeln!(out, "version (ClientHello legacy_version): {}", crate::output::version_name(v));
                 let c: Vec<u16> = dec_list(f[1])?.into_iter().map(|x| x as u16).collect();
                 list(&mut out, "cipher suites", &c, names::cipher_suite);
                 let e: Vec<u16> = dec_list(f[2])?.into_iter().map(|x| x as u16).collect();
@@ -105,7 +108,8 @@ pub fn explain(fp: &str) -> Result<String, String> {
             3 => {
                 let _ = writeln!(out, "JA3S string");
                 let v: u16 = f[0].parse().map_err(|_| format!("version `{}` is not a number", f[0]))?;
-                let _ = writeln!(out, "version (ServerHello legacy_version): {}", crate::output::version_name(v));
+                let _ =
+                    writeln!(out, "version (ServerHello legacy_version): {}", crate::output::version_name(v));
                 let c: u16 = f[1].parse().map_err(|_| format!("cipher `{}` is not a number", f[1]))?;
                 let _ = writeln!(out, "cipher suite: {}", hex_name(c, names::cipher_suite));
                 let e: Vec<u16> = dec_list(f[2])?.into_iter().map(|x| x as u16).collect();
@@ -132,7 +136,11 @@ pub fn explain(fp: &str) -> Result<String, String> {
         let _ = writeln!(out, "JA4S{}", if hashed(parts[2]) { "" } else { "_r" });
         ja4_a(&mut out, parts[0], true)?;
         let c = hex_list(parts[1])?;
-        let _ = writeln!(out, "cipher suite: {}", c.first().map_or("none".into(), |&c| hex_name(c, names::cipher_suite)));
+        let _ = writeln!(
+            out,
+            "cipher suite: {}",
+            c.first().map_or("none".into(), |&c| hex_name(c, names::cipher_suite))
+        );
         if hashed(parts[2]) {
             let _ = writeln!(out, "extensions hash: {} (a hash; JA4S_r shows the list)", parts[2]);
         } else {
@@ -141,16 +149,29 @@ pub fn explain(fp: &str) -> Result<String, String> {
         return Ok(out);
     }
     if !(3..=4).contains(&parts.len()) {
-        return Err(format!("a JA4 has 3 parts (4 in JA4_r with signature algorithms); this has {}", parts.len()));
+        return Err(format!(
+            "a JA4 has 3 parts (4 in JA4_r with signature algorithms); this has {}",
+            parts.len()
+        ));
     }
     let raw = !hashed(parts[1]) || (parts.len() == 4);
     let _ = writeln!(out, "JA4{}", if raw { "_r (or _ro)" } else { "" });
     ja4_a(&mut out, parts[0], false)?;
     if raw {
         list(&mut out, "cipher suites", &hex_list(parts[1])?, names::cipher_suite);
-        list(&mut out, "extensions (without SNI and ALPN when sorted)", &hex_list(parts[2])?, names::extension);
+        list(
+            &mut out,
+            "extensions (without SNI and ALPN when sorted)",
+            &hex_list(parts[2])?,
+            names::extension,
+        );
         if let Some(s) = parts.get(3) {
-            list(&mut out, "signature algorithms, in ClientHello order", &hex_list(s)?, names::signature_scheme);
+            list(
+                &mut out,
+                "signature algorithms, in ClientHello order",
+                &hex_list(s)?,
+                names::signature_scheme,
+            );
         } else {
             let _ = writeln!(out, "signature algorithms: none (no signature_algorithms extension)");
         }

@@ -19,6 +19,7 @@ pub mod flow;
 pub mod metrics;
 pub mod output;
 pub mod pipeline;
+pub mod quic;
 pub mod reassembly;
 pub mod record;
 pub mod replay;

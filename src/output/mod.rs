@@ -214,7 +214,8 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         no_grease(v).map(|x| named(x, f)).collect()
     };
     let sh_ext = |e: u16| sh.map(|s| s.extensions.contains(&e));
-    let offers_13 = ch.is_some_and(|c| no_grease(&c.supported_versions).any(|v| (0x0304..0x0400).contains(&v)));
+    let offers_13 =
+        ch.is_some_and(|c| no_grease(&c.supported_versions).any(|v| (0x0304..0x0400).contains(&v)));
     let mut resumption_offered = Vec::new();
     if let Some(c) = ch {
         // In TLS 1.3 a legacy session id is a random middlebox-compatibility value, not a
