@@ -153,4 +153,6 @@ pub struct Details {
     pub server_certificates: Option<Vec<u8>>,
     /// The client's Certificate message body, if sent in plaintext.
     pub client_certificates: Option<Vec<u8>>,
+    /// The QUIC version of the client's Initials (QUIC only).
+    pub quic_version: Option<u32>,
 }

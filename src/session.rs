@@ -11,7 +11,9 @@
 //! HelloRetryRequest) with its own ChangeCipherSpec or encrypted records, or when a fatal
 //! alert is seen; otherwise when the flow ends.
 
+use crate::fingerprint::Transport;
 use crate::flow::Dir;
+use crate::quic::{QuicConn, QuicLimits};
 use crate::record::{Alert, Outcome, Side};
 use crate::time::Timestamp;
 use crate::tls::handshake;
@@ -95,6 +97,9 @@ pub struct Facts {
     pub server_sig_alg: Option<u16>,
     /// How it ended, once final.
     pub outcome: Option<Outcome>,
+    /// The handshake rides in QUIC: the rest after the ServerHello is encrypted, so the
+    /// facts are final at the (non-HRR) ServerHello.
+    pub quic: bool,
 }
 
 impl Facts {
@@ -142,6 +147,9 @@ impl Facts {
                         }
                         if !sh.hello_retry {
                             self.server_hello_ts = Some(ts);
+                            if self.quic {
+                                self.outcome = Some(Outcome::Established);
+                            }
                         }
                         self.server_hello = Some(sh);
                     }
@@ -287,24 +295,87 @@ impl Facts {
     }
 }
 
-/// The TLS view of one TCP connection.
+/// QUIC state: the Initial decryptor and the handshake-message parsers of its two
+/// CRYPTO streams (index 0 the client's, 1 the server's).
+#[derive(Debug)]
+struct QuicState {
+    conn: QuicConn,
+    fed: [usize; 2],
+    parsers: [DirParser; 2],
+}
+
+/// The TLS view of one connection: TLS over TCP, or the TLS handshake inside QUIC.
 #[derive(Debug)]
 pub struct TlsSession {
     limits: SessionLimits,
     dirs: [DirState; 2],
     fed: [u64; 2],
+    quic: Option<Box<QuicState>>,
     /// What was learned.
     pub facts: Facts,
 }
 
 impl TlsSession {
-    /// A new session.
+    /// A new session over TCP.
     pub fn new(limits: SessionLimits) -> Self {
         TlsSession {
             limits,
             dirs: [DirState::Detect(Vec::new()), DirState::Detect(Vec::new())],
             fed: [0; 2],
+            quic: None,
             facts: Facts::default(),
+        }
+    }
+
+    /// A new session over QUIC (the flow's first datagram looked like a client Initial).
+    pub fn new_quic(limits: SessionLimits, quic: QuicLimits) -> Self {
+        let mut s = TlsSession::new(limits);
+        s.dirs = [DirState::Off, DirState::Off];
+        s.facts.quic = true;
+        s.quic = Some(Box::new(QuicState {
+            conn: QuicConn::new(quic),
+            fed: [0; 2],
+            parsers: [DirParser::new(limits.dir), DirParser::new(limits.dir)],
+        }));
+        s
+    }
+
+    /// The transport the handshake rides on.
+    pub fn transport(&self) -> Transport {
+        if self.quic.is_some() { Transport::Quic } else { Transport::Tcp }
+    }
+
+    /// The QUIC version of the client's Initials, for a QUIC session.
+    pub fn quic_version(&self) -> Option<u32> {
+        self.quic.as_ref().and_then(|q| q.conn.version())
+    }
+
+    /// Feeds one UDP datagram of a QUIC session, sent in direction `dir` at `ts`.
+    pub fn quic_datagram(&mut self, dir: Dir, ts: Timestamp, payload: &[u8]) {
+        let Some(q) = self.quic.as_mut() else { return };
+        if self.facts.outcome.is_some() {
+            return;
+        }
+        let hint = self.facts.client_dir.map(|c| c == dir);
+        let res = q.conn.datagram(hint, payload);
+        let Some(from_client) = res.from_client else { return };
+        // The side is decided by which keys opened the packet.
+        let client_dir = if from_client { dir } else { dir.flip() };
+        self.facts.client_dir.get_or_insert(client_dir);
+        for (i, client) in [(0, true), (1, false)] {
+            let crypto = q.conn.crypto(client);
+            if crypto.len() > q.fed[i] {
+                let new = &crypto[q.fed[i]..];
+                q.fed[i] = crypto.len();
+                let d = if client { client_dir } else { client_dir.flip() };
+                let facts = &mut self.facts;
+                q.parsers[i].feed_messages(new, &mut |item| facts.item(d, ts, item));
+                if let Some(DirError::MessageTooLarge(n)) = q.parsers[i].error() {
+                    if !facts.anomalies.iter().any(|a| a.starts_with("handshake message")) {
+                        facts.anomalies.push(format!("handshake message of {n} bytes exceeds the cap"));
+                    }
+                }
+            }
         }
     }
 
@@ -320,14 +391,21 @@ impl TlsSession {
 
     /// Bytes held in this session's buffers.
     pub fn buffered(&self) -> usize {
-        self.dirs
+        let quic = self.quic.as_ref().map_or(0, |q| {
+            q.conn.crypto(true).len()
+                + q.conn.crypto(false).len()
+                + q.parsers[0].buffered()
+                + q.parsers[1].buffered()
+        });
+        quic + self
+            .dirs
             .iter()
             .map(|d| match d {
                 DirState::Detect(v) => v.len(),
                 DirState::Tls(p) => p.buffered(),
                 DirState::Off => 0,
             })
-            .sum()
+            .sum::<usize>()
     }
 
     /// Feeds in-order bytes of direction `dir`, seen at `ts`.

@@ -15,9 +15,10 @@ use hashbrown::HashMap;
 
 use crate::capture::Frame;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
-use crate::fingerprint::{Transport, ja3, ja4};
+use crate::fingerprint::{ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey};
 use crate::metrics::Metrics;
+use crate::quic::{self, QuicLimits};
 use crate::reassembly::{StreamLimits, TcpStream};
 use crate::record::{Details, Fingerprints, Handshake, Outcome};
 use crate::session::{SessionLimits, TlsSession};
@@ -38,6 +39,8 @@ pub struct WorkerConfig {
     pub stream: StreamLimits,
     /// TLS caps per session.
     pub session: SessionLimits,
+    /// QUIC caps per connection.
+    pub quic: QuicLimits,
 }
 
 impl WorkerConfig {
@@ -60,6 +63,7 @@ impl Default for WorkerConfig {
             ja4plus: false,
             stream: StreamLimits::default(),
             session: SessionLimits::default(),
+            quic: QuicLimits::default(),
         }
     }
 }
@@ -259,6 +263,7 @@ impl Worker {
             L4::Tcp(t) => t,
             L4::Udp => {
                 self.stats.udp_packets += 1;
+                self.udp(ts, p, out);
                 return;
             }
         };
@@ -284,27 +289,10 @@ impl Worker {
             if p.payload.is_empty() && !tcp.syn {
                 return;
             }
-            if self.flows.len() >= self.cfg.max_flows {
-                self.sweep(out);
-                if self.flows.len() >= self.cfg.max_flows {
-                    self.stats.flows_rejected += 1;
-                    return;
-                }
+            if !self.make_room(out) {
+                return;
             }
-            self.stats.flows_created += 1;
-            self.flows.insert(
-                key,
-                Flow {
-                    first_seen: ts,
-                    last_seen: ts,
-                    streams: [TcpStream::new(self.cfg.stream), TcpStream::new(self.cfg.stream)],
-                    session: Some(Box::new(TlsSession::new(self.cfg.session))),
-                    fin: [false; 2],
-                    closed: false,
-                    syn_seq: None,
-                    end_reason: None,
-                },
-            );
+            self.insert_flow(key, ts, TlsSession::new(self.cfg.session));
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
         flow.last_seen = ts;
@@ -341,6 +329,74 @@ impl Worker {
             let outcome = session.end_outcome(tcp.rst, false);
             Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
         }
+    }
+
+    /// A UDP datagram: QUIC (DTLS to come). A UDP flow is tracked only from a datagram that
+    /// looks like a client's first handshake packet; anything else costs one lookup.
+    fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
+        let (key, dir) = FlowKey::of(p);
+        if let Some(old) = self.flows.get(&key) {
+            if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
+                if let Some(old) = self.flows.remove(&key) {
+                    self.end_flow(key, old, FlowEnd::Timeout, out);
+                }
+            }
+        }
+        if !self.flows.contains_key(&key) {
+            if p.payload_missing > 0 || !quic::looks_like_client_initial(p.payload) {
+                return;
+            }
+            if !self.make_room(out) {
+                return;
+            }
+            let session = TlsSession::new_quic(self.cfg.session, self.cfg.quic);
+            self.insert_flow(key, ts, session);
+        }
+        let Some(flow) = self.flows.get_mut(&key) else { return };
+        flow.last_seen = ts;
+        let Some(session) = flow.session.as_mut() else {
+            self.stats.packets_after_final += 1;
+            return;
+        };
+        if p.payload_missing > 0 {
+            self.stats.tcp_truncated += 1;
+            return;
+        }
+        session.quic_datagram(dir, ts, p.payload);
+        if session.is_final() {
+            let outcome = session.end_outcome(false, false);
+            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+        }
+    }
+
+    /// Makes room for a new flow when the table is at its cap: sweeps idle flows; false
+    /// (counted) when there is still none.
+    fn make_room(&mut self, out: &mut dyn FnMut(Handshake)) -> bool {
+        if self.flows.len() >= self.cfg.max_flows {
+            self.sweep(out);
+            if self.flows.len() >= self.cfg.max_flows {
+                self.stats.flows_rejected += 1;
+                return false;
+            }
+        }
+        true
+    }
+
+    fn insert_flow(&mut self, key: FlowKey, ts: Timestamp, session: TlsSession) {
+        self.stats.flows_created += 1;
+        self.flows.insert(
+            key,
+            Flow {
+                first_seen: ts,
+                last_seen: ts,
+                streams: [TcpStream::new(self.cfg.stream), TcpStream::new(self.cfg.stream)],
+                session: Some(Box::new(session)),
+                fin: [false; 2],
+                closed: false,
+                syn_seq: None,
+                end_reason: None,
+            },
+        );
     }
 
     /// Emits the flow's record (if it saw a hello) and keeps only a tombstone.
@@ -415,12 +471,13 @@ fn build_record(
     session: TlsSession,
     outcome: Outcome,
 ) -> Option<Handshake> {
-    let f = session.facts;
-    if !f.has_hello() {
+    if !session.facts.has_hello() {
         return None;
     }
+    let transport = session.transport();
+    let quic_version = session.quic_version();
+    let f = session.facts;
     let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
-    let transport = Transport::Tcp;
     let fingerprints = Fingerprints {
         ja3: f.client_hello.as_ref().map(ja3::ja3),
         ja4: f.client_hello.as_ref().map(|ch| ja4::ja4(ch, transport)),
@@ -446,6 +503,7 @@ fn build_record(
         finished_us: since_ch(f.client_finished_ts),
         server_certificates: f.server_certificates,
         client_certificates: f.client_certificates,
+        quic_version,
     };
     Some(Handshake {
         flow_id: key.flow_id(first_seen),

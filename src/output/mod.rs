@@ -129,6 +129,8 @@ struct TlsOut<'a> {
     secure_renegotiation: Option<bool>,
     hello_retry: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    quic_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     hello_retry_group: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
     early_data: bool,
@@ -254,6 +256,11 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         encrypt_then_mac: sh_ext(crate::tls::hello::ext::ENCRYPT_THEN_MAC),
         secure_renegotiation: sh_ext(crate::tls::hello::ext::RENEGOTIATION_INFO),
         hello_retry: h.hello_retry,
+        quic_version: d.quic_version.map(|v| match v {
+            0x0000_0001 => "1".to_string(),
+            0x6b33_43cf => "2".to_string(),
+            v => format!("0x{v:08x}"),
+        }),
         hello_retry_group: first_sh
             .filter(|s| s.hello_retry)
             .and_then(|s| s.key_share_group)

@@ -176,6 +176,15 @@ impl DirParser {
         self.rec_pending.len() + self.hs_pending.len()
     }
 
+    /// Feeds the next in-order bytes of a stream of bare handshake messages, with no
+    /// record layer around them (QUIC CRYPTO frames, RFC 9001 §4); calls `out` for each
+    /// whole message.
+    pub fn feed_messages(&mut self, data: &[u8], out: &mut dyn FnMut(TlsItem<'_>)) {
+        if self.failed.is_none() {
+            self.handshake_fragment(data, out);
+        }
+    }
+
     /// Feeds the next in-order bytes of the stream; calls `out` for each item found.
     pub fn feed(&mut self, mut data: &[u8], out: &mut dyn FnMut(TlsItem<'_>)) {
         if self.failed.is_some() {
