@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use common::{field, read_jsonl, replay_file, shared_pcaps};
+use common::{Tally, field, read_jsonl, replay_file, shared_pcaps};
 use serde_json::Value;
 
 /// Events per capture, replayed once.
@@ -33,52 +33,6 @@ fn endpoints_match(ev: &Value, src: &str, sport: u64, dst: &str, dport: u64) -> 
         && ev["src_port"].as_u64() == Some(sport)
         && field(ev, "dest_ip") == Some(dst)
         && ev["dest_port"].as_u64() == Some(dport)
-}
-
-struct Tally {
-    name: &'static str,
-    agree: usize,
-    total: usize,
-    misses: BTreeSet<String>,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Self {
-        Tally { name, agree: 0, total: 0, misses: BTreeSet::new() }
-    }
-
-    fn check(&mut self, key: String, want: &str, got: Option<&str>) {
-        self.total += 1;
-        if got == Some(want) {
-            self.agree += 1;
-        } else {
-            self.misses.insert(format!("{key}: want {want}, got {}", got.unwrap_or("nothing")));
-        }
-    }
-
-    /// Prints N/M and asserts that the misses are exactly the known ones (matched by prefix).
-    fn finish(self, known: &[(&str, &str)]) {
-        println!("{}: {}/{} agree", self.name, self.agree, self.total);
-        let mut unexplained = Vec::new();
-        let mut used = BTreeSet::new();
-        for m in &self.misses {
-            match known.iter().find(|(prefix, _)| m.starts_with(prefix)) {
-                Some((prefix, why)) => {
-                    used.insert(*prefix);
-                    println!("  known: {m}\n         because {why}");
-                }
-                None => unexplained.push(m.clone()),
-            }
-        }
-        let stale: Vec<_> = known.iter().filter(|(p, _)| !used.contains(p)).map(|(p, _)| *p).collect();
-        assert!(
-            unexplained.is_empty(),
-            "{}: unexplained disagreements:\n{}",
-            self.name,
-            unexplained.join("\n")
-        );
-        assert!(stale.is_empty(), "{}: known cases that no longer occur: {stale:?}", self.name);
-    }
 }
 
 fn skip(what: &str) {
