@@ -7,7 +7,7 @@
 //!
 //! The modules follow the data: each uses only the ones before it.
 //! `time` → `capture` → `decode` → `flow` → `reassembly` → `tls` → `fingerprint` →
-//! `record` → `session` → `worker` → `pipeline` → `output` → `replay`.
+//! `x509` → `record` → `session` → `worker` → `pipeline` → `output` → `replay`.
 
 #![deny(missing_docs)]
 
@@ -27,3 +27,4 @@ pub mod session;
 pub mod time;
 pub mod tls;
 pub mod worker;
+pub mod x509;

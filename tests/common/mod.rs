@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use hellotap::output::JsonLines;
@@ -62,4 +63,57 @@ pub fn field<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
         cur = cur.get(part)?;
     }
     cur.as_str()
+}
+
+/// Agreement with one corpus field: counts and the disagreements, by key.
+pub struct Tally {
+    /// What is compared.
+    pub name: &'static str,
+    /// Comparisons that agreed.
+    pub agree: usize,
+    /// Comparisons made.
+    pub total: usize,
+    /// Disagreements, as `key: want …, got …`.
+    pub misses: BTreeSet<String>,
+}
+
+impl Tally {
+    /// An empty tally.
+    pub fn new(name: &'static str) -> Self {
+        Tally { name, agree: 0, total: 0, misses: BTreeSet::new() }
+    }
+
+    /// Counts one comparison.
+    pub fn check(&mut self, key: String, want: &str, got: Option<&str>) {
+        self.total += 1;
+        if got == Some(want) {
+            self.agree += 1;
+        } else {
+            self.misses.insert(format!("{key}: want {want}, got {}", got.unwrap_or("nothing")));
+        }
+    }
+
+    /// Prints N/M and asserts that the misses are exactly the known ones (matched by prefix).
+    pub fn finish(self, known: &[(&str, &str)]) {
+        println!("{}: {}/{} agree", self.name, self.agree, self.total);
+        let mut unexplained = Vec::new();
+        let mut used = BTreeSet::new();
+        for m in &self.misses {
+            match known.iter().find(|(prefix, _)| m.starts_with(prefix)) {
+                Some((prefix, why)) => {
+                    used.insert(*prefix);
+                    println!("  known: {m}\n         because {why}");
+                }
+                None => unexplained.push(m.clone()),
+            }
+        }
+        let stale: Vec<_> = known.iter().filter(|(p, _)| !used.contains(p)).map(|(p, _)| *p).collect();
+        assert!(
+            unexplained.is_empty(),
+            "{}: unexplained disagreements:\n{}",
+            self.name,
+            unexplained.join("\n")
+        );
+        assert!(stale.is_empty(), "{}: known cases that no longer occur: {stale:?}", self.name);
+    }
 }
