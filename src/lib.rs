@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod certcheck;
 pub mod decode;
 pub mod explain;
 pub mod fingerprint;

@@ -25,6 +25,8 @@
 //! | `hellotap_negotiated_alpn_total` | counter | `alpn` |
 //! | `hellotap_alerts_total` | counter | `description`, `from` |
 //! | `hellotap_hello_retry_total` | counter | |
+//! | `hellotap_cert_checks_failed_total` | counter | `check` = expired, not_yet_valid, self_signed, name_mismatch, chain_out_of_order, missing_intermediate, weak_key, weak_signature |
+//! | `hellotap_resumption_total` | counter | `result` = attempted, accepted |
 //! | `hellotap_fingerprints_total` | counter | `type` = ja3, ja4, ja4s; `fingerprint` (first N distinct, then `other`) |
 //! | `hellotap_events_total` | counter | `sink` |
 //! | `hellotap_events_dropped_total` | counter | `sink` |
@@ -73,6 +75,8 @@ pub struct Metrics {
     alpns: IntCounterVec,
     alerts: IntCounterVec,
     hello_retry: IntCounter,
+    cert_checks: IntCounterVec,
+    resumption: IntCounterVec,
     fingerprints: IntCounterVec,
     /// Events written, by sink.
     pub events: IntCounterVec,
@@ -173,6 +177,18 @@ impl Metrics {
                 &["description", "from"],
             ),
             hello_retry: counter("hellotap_hello_retry_total", "Handshakes with a HelloRetryRequest."),
+            cert_checks: counter_vec(
+                &r,
+                "hellotap_cert_checks_failed_total",
+                "Server certificate chains that failed a check (TLS <= 1.2), by check.",
+                &["check"],
+            ),
+            resumption: counter_vec(
+                &r,
+                "hellotap_resumption_total",
+                "Session resumption: attempted (ticket, PSK or TLS <= 1.2 session id offered) and accepted.",
+                &["result"],
+            ),
             fingerprints: counter_vec(
                 &r,
                 "hellotap_fingerprints_total",
@@ -215,6 +231,17 @@ impl Metrics {
         for e in ["retransmitted", "overlap", "out_of_order", "ooo_dropped", "truncated"] {
             m.reassembly.with_label_values(&[e]);
         }
+        for c in crate::certcheck::CertChecks::default().all() {
+            m.cert_checks.with_label_values(&[c.0]);
+        }
+        for r in ["attempted", "accepted"] {
+            m.resumption.with_label_values(&[r]);
+        }
+        for k in crate::decode::DecodeError::KINDS {
+            m.decode_errors.with_label_values(&[k]);
+        }
+        m.events.with_label_values(&["output"]);
+        m.events_dropped.with_label_values(&["output"]);
         m
     }
 
@@ -233,7 +260,8 @@ impl Metrics {
         self.handshakes.with_label_values(&[transport, version, h.outcome.as_str()]).inc();
         if let Some(s) = sh {
             self.ciphers.with_label_values(&[names::cipher_suite(s.cipher).unwrap_or("other")]).inc();
-            if let Some(g) = s.key_share_group {
+            // TLS 1.3 key_share, else a TLS 1.2 ECDHE ServerKeyExchange's curve.
+            if let Some(g) = s.key_share_group.or(h.details.ske_group) {
                 self.groups.with_label_values(&[names::group(g).unwrap_or("other")]).inc();
             }
             if let Some(a) = &s.alpn {
@@ -246,6 +274,22 @@ impl Metrics {
         }
         if h.hello_retry {
             self.hello_retry.inc();
+        }
+        if let Some(c) = &h.cert_checks {
+            for (check, failed) in c.all() {
+                if failed {
+                    self.cert_checks.with_label_values(&[check]).inc();
+                }
+            }
+        }
+        if let Some(ch) = &h.client_hello {
+            let offers_13 = ch.supported_versions.iter().any(|&v| (0x0304..0x0400).contains(&v));
+            if ch.ticket_offered || ch.psk_identities > 0 || (ch.session_id_len > 0 && !offers_13) {
+                self.resumption.with_label_values(&["attempted"]).inc();
+            }
+        }
+        if h.details.resumed {
+            self.resumption.with_label_values(&["accepted"]).inc();
         }
         let fp = &h.fingerprints;
         if let Some(j) = &fp.ja3 {
@@ -394,6 +438,9 @@ mod tests {
                 ja4s: None,
             },
             details: Default::default(),
+            certificates: vec![],
+            client_certificates: vec![],
+            cert_checks: None,
         }
     }
 

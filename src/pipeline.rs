@@ -341,6 +341,11 @@ impl Pipeline {
         for h in std::mem::take(&mut self.handles) {
             let _ = h.join();
         }
+        if let Some(m) = &self.cfg.metrics {
+            for w in 0..self.pending.len() {
+                m.queue_depth.with_label_values(&[&w.to_string()]).set(0);
+            }
+        }
         self.release(true, out);
         let mut total = WorkerStats::default();
         for s in self.worker_stats.iter().flatten() {

@@ -3,12 +3,14 @@
 
 use std::sync::Arc;
 
+use crate::certcheck::CertChecks;
 use crate::fingerprint::Transport;
 use crate::fingerprint::ja3::Ja3;
 use crate::fingerprint::ja4::{Ja4, Ja4s};
 use crate::flow::Endpoint;
 use crate::time::Timestamp;
 use crate::tls::hello::{ClientHello, ServerHello};
+use crate::x509::CertInfo;
 
 /// Which side sent something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +126,21 @@ pub struct Handshake {
     pub fingerprints: Fingerprints,
     /// What else the handshake showed.
     pub details: Details,
+    /// The server's certificate chain as sent (leaf first); TLS ≤ 1.2 only.
+    pub certificates: Vec<Cert>,
+    /// The client's certificate chain, if it sent one in plaintext.
+    pub client_certificates: Vec<Cert>,
+    /// Checks over the server's chain (absent when no certificate was seen).
+    pub cert_checks: Option<CertChecks>,
+}
+
+/// One certificate of a chain: its facts, or why they could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cert {
+    /// The parsed facts.
+    pub info: Result<CertInfo, String>,
+    /// JA4X and JA4X_r (JA4+ only).
+    pub ja4x: Option<(String, String)>,
 }
 
 /// Negotiation, resumption, stapling and timing facts beyond the hellos.
@@ -149,10 +166,6 @@ pub struct Details {
     /// Microseconds from the first ClientHello to the client going on past the server's
     /// first flight (its Finished, or first encrypted record in TLS 1.3).
     pub finished_us: Option<i64>,
-    /// The server's Certificate message body (plaintext, TLS ≤ 1.2), as sent.
-    pub server_certificates: Option<Vec<u8>>,
-    /// The client's Certificate message body, if sent in plaintext.
-    pub client_certificates: Option<Vec<u8>>,
     /// The QUIC version of the client's Initials (QUIC only).
     pub quic_version: Option<u32>,
 }

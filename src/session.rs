@@ -33,7 +33,7 @@ pub struct SessionLimits {
 
 impl Default for SessionLimits {
     fn default() -> Self {
-        SessionLimits { max_preamble: 4096, max_stream: 256 * 1024, dir: DirLimits::default() }
+        SessionLimits { max_preamble: 4096, max_stream: 1024 * 1024, dir: DirLimits::default() }
     }
 }
 
@@ -213,6 +213,9 @@ impl Facts {
                 }
             }
             TlsItem::EncryptedAlert => {}
+            TlsItem::Oversized { msg_type, len } => self
+                .anomalies
+                .push(format!("handshake message type {msg_type} of {len} bytes exceeds the cap: skipped")),
         }
     }
 
@@ -370,11 +373,6 @@ impl TlsSession {
                 let d = if client { client_dir } else { client_dir.flip() };
                 let facts = &mut self.facts;
                 q.parsers[i].feed_messages(new, &mut |item| facts.item(d, ts, item));
-                if let Some(DirError::MessageTooLarge(n)) = q.parsers[i].error() {
-                    if !facts.anomalies.iter().any(|a| a.starts_with("handshake message")) {
-                        facts.anomalies.push(format!("handshake message of {n} bytes exceeds the cap"));
-                    }
-                }
             }
         }
     }
@@ -453,10 +451,6 @@ impl TlsSession {
         }
         if let DirState::Tls(p) = state {
             match p.error() {
-                Some(DirError::MessageTooLarge(n)) => {
-                    facts.anomalies.push(format!("handshake message of {n} bytes exceeds the cap"));
-                    *state = DirState::Off;
-                }
                 Some(DirError::NotTls) => *state = DirState::Off,
                 None => {}
             }

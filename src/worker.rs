@@ -14,15 +14,17 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use crate::capture::Frame;
+use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::fingerprint::{ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
 use crate::reassembly::{StreamLimits, TcpStream};
-use crate::record::{Details, Fingerprints, Handshake, Outcome};
+use crate::record::{Cert, Details, Fingerprints, Handshake, Outcome};
 use crate::session::{SessionLimits, TlsSession};
 use crate::time::Timestamp;
+use crate::x509::{self, CertInfo};
 
 /// A worker's settings.
 #[derive(Debug, Clone)]
@@ -491,6 +493,37 @@ fn build_record(
     let ch_ts = f.client_hello.as_ref().and(f.first_hello_ts);
     let since_ch = |t: Option<Timestamp>| Some(t?.micros_since(ch_ts?));
     let resumed_13 = f.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry && sh.psk_selected);
+    // Certificates: parsed here, on the worker, and only the facts are kept.
+    let tls13 = f.server_hello.as_ref().is_some_and(|sh| sh.negotiated_version() == 0x0304);
+    let mut anomalies = f.anomalies;
+    let mut chain = |body: &Option<Vec<u8>>, who: &str| -> Vec<Cert> {
+        let Some(body) = body else { return Vec::new() };
+        match x509::certificate_list(body, tls13) {
+            Ok(list) => {
+                if let Some(e) = list.error {
+                    anomalies.push(format!("{who} certificate list: {e}"));
+                }
+                list.certs
+                    .iter()
+                    .map(|der| Cert {
+                        info: x509::parse_certificate(der).map_err(|e| e.to_string()),
+                        ja4x: if cfg.ja4plus { x509::ja4x(der) } else { None },
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                anomalies.push(format!("{who} certificate list: {e}"));
+                Vec::new()
+            }
+        }
+    };
+    let certificates = chain(&f.server_certificates, "server");
+    let client_certificates = chain(&f.client_certificates, "client");
+    let infos: Vec<CertInfo> = certificates.iter().filter_map(|c| c.info.as_ref().ok().cloned()).collect();
+    let when = f.first_hello_ts.unwrap_or(first_seen);
+    let sni =
+        f.client_hello.as_ref().and_then(|c| c.sni.as_deref()).and_then(|b| std::str::from_utf8(b).ok());
+    let cert_checks = (!infos.is_empty()).then(|| certcheck::check(&infos, when.as_secs(), sni));
     let details = Details {
         resumed: resumed_13 || f.abbreviated,
         ticket_issued: f.ticket_issued,
@@ -501,8 +534,6 @@ fn build_record(
         server_sig_alg: f.server_sig_alg,
         server_hello_us: since_ch(f.server_hello_ts),
         finished_us: since_ch(f.client_finished_ts),
-        server_certificates: f.server_certificates,
-        client_certificates: f.client_certificates,
         quic_version,
     };
     Some(Handshake {
@@ -520,8 +551,11 @@ fn build_record(
         hello_retry: f.hello_retry,
         alerts: f.alerts,
         outcome,
-        anomalies: f.anomalies,
+        anomalies,
         fingerprints,
         details,
+        certificates,
+        client_certificates,
+        cert_checks,
     })
 }

@@ -300,7 +300,12 @@ fn prometheus_scrapes_lingering_replay() {
 
     // SIGTERM ends the lingering sensor cleanly, events intact.
     let pid = guard.child("hellotap").id();
-    let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("run kill");
+    // /bin/kill comes with procps; the shell's builtin kill serves where procps is missing.
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .or_else(|_| Command::new("sh").args(["-c", &format!("kill -TERM {pid}")]).status())
+        .expect("run kill");
     assert!(kill.success(), "kill -TERM {pid}");
     // On timeout the guard still holds the child and kills it.
     let status = wait_exit(guard.child("hellotap"), EXIT_WAIT)

@@ -86,6 +86,17 @@ pub enum Layer {
 }
 
 impl DecodeError {
+    /// Every value [`DecodeError::kind`] can return.
+    pub const KINDS: [&'static str; 7] = [
+        "unsupported_linktype",
+        "truncated",
+        "not_ip",
+        "unsupported_ip_proto",
+        "ip_fragment",
+        "malformed",
+        "too_deep",
+    ];
+
     /// A short stable name for metrics labels and summaries.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::fingerprint::Transport;
 use crate::fingerprint::ja3::Ja3;
 use crate::fingerprint::no_grease;
-use crate::record::Handshake;
+use crate::record::{Cert, Handshake};
 use crate::tls::names;
 
 /// Bytes as text: valid UTF-8 unchanged, each invalid byte as `\xNN`.
@@ -66,6 +66,93 @@ impl<'a> From<&'a Ja3> for Ja3Out<'a> {
     fn from(j: &'a Ja3) -> Self {
         Ja3Out { hash: &j.hash, string: &j.string }
     }
+}
+
+#[derive(Serialize)]
+struct CertOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serial: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_before: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_after: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    san: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_type: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_bits: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    curve: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_algorithm: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_ca: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path_len: Option<u32>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    key_usage: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    ext_key_usage: &'a [String],
+    #[serde(skip_serializing_if = "is_false")]
+    self_signed: bool,
+    #[serde(skip_serializing_if = "is_false")]
+    sct: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha1: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4x: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ja4x_r: Option<&'a str>,
+}
+
+fn cert_out(c: &Cert) -> CertOut<'_> {
+    let i = c.info.as_ref().ok();
+    CertOut {
+        error: c.info.as_ref().err().map(String::as_str),
+        subject: i.map(|i| i.subject.as_str()),
+        issuer: i.map(|i| i.issuer.as_str()),
+        serial: i.map(|i| i.serial.as_str()),
+        not_before: i.map(|i| i.not_before.as_str()),
+        not_after: i.map(|i| i.not_after.as_str()),
+        san: i.map_or(&[], |i| &i.san),
+        key_type: i.map(|i| i.key_type.as_str()),
+        key_bits: i.and_then(|i| i.key_bits),
+        curve: i.and_then(|i| i.curve.as_deref()),
+        signature_algorithm: i.map(|i| i.signature_algorithm.as_str()),
+        is_ca: i.map(|i| i.is_ca),
+        path_len: i.and_then(|i| i.path_len),
+        key_usage: i.map_or(&[], |i| &i.key_usage),
+        ext_key_usage: i.map_or(&[], |i| &i.ext_key_usage),
+        self_signed: i.is_some_and(|i| i.self_signed),
+        sct: i.is_some_and(|i| i.has_sct),
+        sha1: i.map(|i| i.sha1_fingerprint.as_str()),
+        sha256: i.map(|i| i.sha256.as_str()),
+        ja4x: c.ja4x.as_ref().map(|(a, _)| a.as_str()),
+        ja4x_r: c.ja4x.as_ref().map(|(_, b)| b.as_str()),
+    }
+}
+
+#[derive(Serialize)]
+struct ChecksOut<'a> {
+    expired: bool,
+    not_yet_valid: bool,
+    self_signed: bool,
+    name_mismatch: bool,
+    chain_out_of_order: bool,
+    missing_intermediate: bool,
+    weak_key: bool,
+    weak_signature: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    reasons: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -159,6 +246,24 @@ struct TlsOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     ja3s: Option<Ja3Out<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuerdn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serial: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fingerprint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notbefore: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notafter: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    certificates: Vec<CertOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    client_certificates: Vec<CertOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_checks: Option<ChecksOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ja4: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ja4_r: Option<&'a str>,
@@ -233,6 +338,8 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         }
     }
     let first_sh = h.first_server_hello.as_ref();
+    // The leaf in Suricata EVE's own top-level fields and formats.
+    let leaf = h.certificates.first().and_then(|c| c.info.as_ref().ok());
     TlsOut {
         sni: ch.and_then(|c| c.sni.as_deref()).map(escape_bytes),
         version,
@@ -287,6 +394,25 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
             .then_some(Timing { server_hello_us: d.server_hello_us, finished_us: d.finished_us }),
         sslv2_client_hello: ch.is_some_and(|c| c.sslv2),
         client_hellos: (h.client_hello_count > 1).then_some(h.client_hello_count),
+        subject: leaf.map(|l| l.subject.as_str()),
+        issuerdn: leaf.map(|l| l.issuer.as_str()),
+        serial: leaf.map(|l| l.serial.as_str()),
+        fingerprint: leaf.map(|l| l.sha1_fingerprint.as_str()),
+        notbefore: leaf.map(|l| l.not_before.as_str()),
+        notafter: leaf.map(|l| l.not_after.as_str()),
+        certificates: h.certificates.iter().map(cert_out).collect(),
+        client_certificates: h.client_certificates.iter().map(cert_out).collect(),
+        cert_checks: h.cert_checks.as_ref().map(|c| ChecksOut {
+            expired: c.expired,
+            not_yet_valid: c.not_yet_valid,
+            self_signed: c.self_signed,
+            name_mismatch: c.name_mismatch,
+            chain_out_of_order: c.chain_out_of_order,
+            missing_intermediate: c.missing_intermediate,
+            weak_key: c.weak_key,
+            weak_signature: c.weak_signature,
+            reasons: &c.reasons,
+        }),
         ja3: fp.ja3.as_ref().map(Ja3Out::from),
         ja3s: fp.ja3s.as_ref().map(Ja3Out::from),
         ja4: fp.ja4.as_ref().map(|j| j.ja4.as_str()),

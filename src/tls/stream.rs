@@ -71,6 +71,13 @@ pub enum TlsItem<'a> {
     ApplicationData,
     /// A handshake record after ChangeCipherSpec (encrypted Finished and later).
     EncryptedHandshake,
+    /// A handshake message longer than [`DirLimits::max_handshake_message`]: skipped.
+    Oversized {
+        /// HandshakeType.
+        msg_type: u8,
+        /// Its declared length.
+        len: u32,
+    },
 }
 
 /// Why a direction stopped being parsed.
@@ -78,8 +85,6 @@ pub enum TlsItem<'a> {
 pub enum DirError {
     /// A record header that is not TLS (bad content type, version or length).
     NotTls,
-    /// A handshake message declared a length beyond the cap.
-    MessageTooLarge(u32),
 }
 
 /// Record-layer state of one direction.
@@ -90,6 +95,8 @@ pub struct DirParser {
     rec_pending: Vec<u8>,
     /// Bytes of a handshake message that started in an earlier record.
     hs_pending: Vec<u8>,
+    /// Bytes still to drop of a handshake message larger than the cap.
+    hs_skip: usize,
     /// ChangeCipherSpec seen: later handshake and alert records are encrypted.
     encrypted: bool,
     /// Records parsed so far.
@@ -313,7 +320,13 @@ impl DirParser {
         }
     }
 
-    fn handshake_fragment(&mut self, frag: &[u8], out: &mut dyn FnMut(TlsItem<'_>)) {
+    fn handshake_fragment(&mut self, mut frag: &[u8], out: &mut dyn FnMut(TlsItem<'_>)) {
+        if self.hs_skip > 0 {
+            // The rest of an oversized message: dropped, not buffered.
+            let n = self.hs_skip.min(frag.len());
+            self.hs_skip -= n;
+            frag = &frag[n..];
+        }
         if self.hs_pending.is_empty() {
             let rest = self.messages(frag, out);
             if self.failed.is_none() {
@@ -337,11 +350,19 @@ impl DirParser {
     fn messages<'b>(&mut self, mut b: &'b [u8], out: &mut dyn FnMut(TlsItem<'_>)) -> &'b [u8] {
         while b.len() >= 4 {
             let len = u32::from_be_bytes([0, b[1], b[2], b[3]]);
+            let total = 4 + len as usize;
             if len as usize > self.limits.max_handshake_message {
-                self.failed = Some(DirError::MessageTooLarge(len));
+                // Too large to reassemble: reported and skipped without buffering, so the
+                // messages after it (a ServerKeyExchange after a huge Certificate) are
+                // still read.
+                out(TlsItem::Oversized { msg_type: b[0], len });
+                if b.len() >= total {
+                    b = &b[total..];
+                    continue;
+                }
+                self.hs_skip = total - b.len();
                 return &[];
             }
-            let total = 4 + len as usize;
             if b.len() < total {
                 break;
             }
@@ -466,12 +487,27 @@ mod tests {
     }
 
     #[test]
-    fn oversized_message_is_capped() {
-        // A ClientHello declaring 16 MB.
+    fn oversized_message_is_skipped_unbuffered_and_the_next_one_read() {
+        // A 3000-byte Certificate over two records, then a ServerHelloDone, cap 1024.
+        let big = hs(11, &[0x55; 3000]);
+        let mut s = record(22, &big[..2000]);
+        let mut rest = big[2000..].to_vec();
+        rest.extend(hs(14, &[]));
+        s.extend(record(22, &rest));
+        for cut in [0, 1, 7, 1500, 2004, s.len() - 3] {
+            let mut p = DirParser::new(DirLimits { max_handshake_message: 1024 });
+            let got = run(&mut p, &[&s[..cut], &s[cut..]]);
+            assert_eq!(
+                got,
+                vec![Owned::Other("Oversized { msg_type: 11, len: 3000 }".into()), Owned::Hs(14, vec![])],
+                "cut {cut}"
+            );
+            assert!(p.buffered() < 1100, "never buffers the oversized message");
+        }
+        // A ClientHello declaring 16 MB: skipped, nothing buffered.
         let s = record(22, &[1, 0xff, 0xff, 0xff, 0, 0]);
         let mut p = DirParser::new(DirLimits { max_handshake_message: 1024 });
-        assert!(run(&mut p, &[&s]).is_empty());
-        assert_eq!(p.error(), Some(DirError::MessageTooLarge(0xff_ffff)));
+        assert_eq!(run(&mut p, &[&s]).len(), 1);
         assert_eq!(p.buffered(), 0);
     }
 
