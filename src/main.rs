@@ -65,6 +65,12 @@ enum Command {
         #[arg(long, default_value_t = hellotap::metrics::DEFAULT_TOP_FINGERPRINTS)]
         top_fingerprints: usize,
     },
+    /// Decode a JA3/JA3S string or a JA4/JA4_r/JA4_ro/JA4S fingerprint into the names of its
+    /// cipher suites, extensions, groups and signature algorithms.
+    Explain {
+        /// The fingerprint (quote it: JA3 strings contain commas).
+        fingerprint: String,
+    },
 }
 
 /// Blocks until SIGTERM or SIGINT.
@@ -88,6 +94,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Explain { fingerprint } => match hellotap::explain::explain(&fingerprint) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                eprintln!("hellotap: cannot explain `{fingerprint}`: {e}");
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Replay {
             paths,
             output,
