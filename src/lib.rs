@@ -13,6 +13,7 @@
 
 pub mod capture;
 pub mod certcheck;
+pub mod config;
 pub mod decode;
 pub mod explain;
 pub mod fingerprint;

@@ -464,6 +464,8 @@ impl TlsSession {
         }
         if reset {
             Outcome::Reset
+        } else if self.facts.server_hello.is_none() && self.facts.client_hello.is_some() {
+            Outcome::NoServerResponse
         } else if timeout {
             Outcome::Timeout
         } else if self.facts.server_hello.is_none() {

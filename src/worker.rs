@@ -35,6 +35,9 @@ pub struct WorkerConfig {
     pub idle_timeout_secs: u64,
     /// Seconds a flow is kept after FIN or RST (so late retransmissions find it).
     pub closed_timeout_secs: u64,
+    /// Seconds a ClientHello waits for the server's answer before it is reported (bounded
+    /// latency for handshakes that get no answer).
+    pub pending_timeout_secs: u64,
     /// Compute JA4S (FoxIO License 1.1).
     pub ja4plus: bool,
     /// Reassembly caps per direction.
@@ -48,10 +51,13 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     /// Seconds a flow may stay idle: short once closed or final, long while pending.
     fn timeout_of(&self, flow: &Flow) -> u64 {
-        if flow.closed || flow.session.is_none() {
-            self.closed_timeout_secs.min(self.idle_timeout_secs)
-        } else {
-            self.idle_timeout_secs
+        match &flow.session {
+            _ if flow.closed => self.closed_timeout_secs.min(self.idle_timeout_secs),
+            None => self.closed_timeout_secs.min(self.idle_timeout_secs),
+            Some(s) if s.facts.client_hello.is_some() && s.facts.server_hello.is_none() => {
+                self.pending_timeout_secs.min(self.idle_timeout_secs)
+            }
+            Some(_) => self.idle_timeout_secs,
         }
     }
 }
@@ -62,6 +68,7 @@ impl Default for WorkerConfig {
             max_flows: 1 << 20,
             idle_timeout_secs: 120,
             closed_timeout_secs: 10,
+            pending_timeout_secs: 30,
             ja4plus: false,
             stream: StreamLimits::default(),
             session: SessionLimits::default(),
