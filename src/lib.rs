@@ -13,6 +13,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod dtls;
 pub mod explain;
 pub mod fingerprint;
 pub mod flow;
