@@ -15,6 +15,7 @@ pub mod capture;
 pub mod certcheck;
 pub mod config;
 pub mod decode;
+pub mod dtls;
 pub mod explain;
 pub mod fingerprint;
 pub mod flow;
