@@ -168,4 +168,6 @@ pub struct Details {
     pub finished_us: Option<i64>,
     /// The QUIC version of the client's Initials (QUIC only).
     pub quic_version: Option<u32>,
+    /// A DTLS HelloVerifyRequest (cookie exchange) was seen.
+    pub hello_verify: bool,
 }

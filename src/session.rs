@@ -11,6 +11,7 @@
 //! HelloRetryRequest) with its own ChangeCipherSpec or encrypted records, or when a fatal
 //! alert is seen; otherwise when the flow ends.
 
+use crate::dtls::{DtlsDir, DtlsLimits};
 use crate::fingerprint::Transport;
 use crate::flow::Dir;
 use crate::quic::{QuicConn, QuicLimits};
@@ -100,6 +101,10 @@ pub struct Facts {
     /// The handshake rides in QUIC: the rest after the ServerHello is encrypted, so the
     /// facts are final at the (non-HRR) ServerHello.
     pub quic: bool,
+    /// The handshake rides in DTLS (ClientHellos carry a cookie field).
+    pub dtls: bool,
+    /// A DTLS HelloVerifyRequest (cookie exchange) was seen.
+    pub hello_verify: bool,
 }
 
 impl Facts {
@@ -126,7 +131,16 @@ impl Facts {
         }
         match item {
             TlsItem::Handshake { msg_type: handshake::CLIENT_HELLO, body } => {
-                self.client_hello_in(dir, ts, hello::parse_client_hello(body, false))
+                let dtls = self.dtls;
+                self.client_hello_in(dir, ts, hello::parse_client_hello(body, dtls))
+            }
+            TlsItem::Handshake { msg_type: crate::dtls::HELLO_VERIFY_REQUEST, .. } if self.dtls => {
+                // A cookie exchange: the ClientHello that follows is a second one (a fact);
+                // the first defines JA3/JA4.
+                if self.client_dir.is_none() {
+                    self.client_dir = Some(dir.flip());
+                }
+                self.hello_verify = true;
             }
             TlsItem::Sslv2ClientHello(m) => self.client_hello_in(dir, ts, hello::parse_sslv2_client_hello(m)),
             TlsItem::Handshake { msg_type: handshake::SERVER_HELLO, body } => {
@@ -314,6 +328,8 @@ pub struct TlsSession {
     dirs: [DirState; 2],
     fed: [u64; 2],
     quic: Option<Box<QuicState>>,
+    /// DTLS record layers, one per direction (indexed by `Dir::index`).
+    dtls: Option<Box<[DtlsDir; 2]>>,
     /// What was learned.
     pub facts: Facts,
 }
@@ -326,8 +342,28 @@ impl TlsSession {
             dirs: [DirState::Detect(Vec::new()), DirState::Detect(Vec::new())],
             fed: [0; 2],
             quic: None,
+            dtls: None,
             facts: Facts::default(),
         }
+    }
+
+    /// A new session over DTLS (the flow's first datagram held a DTLS ClientHello).
+    pub fn new_dtls(limits: SessionLimits, dtls: DtlsLimits) -> Self {
+        let mut s = TlsSession::new(limits);
+        s.dirs = [DirState::Off, DirState::Off];
+        s.facts.dtls = true;
+        s.dtls = Some(Box::new([DtlsDir::new(dtls), DtlsDir::new(dtls)]));
+        s
+    }
+
+    /// Feeds one UDP datagram of a DTLS session, sent in direction `dir` at `ts`.
+    pub fn dtls_datagram(&mut self, dir: Dir, ts: Timestamp, payload: &[u8]) {
+        if self.facts.outcome.is_some() {
+            return;
+        }
+        let Some(d) = self.dtls.as_mut() else { return };
+        let facts = &mut self.facts;
+        d[dir.index()].datagram(payload, &mut |item| facts.item(dir, ts, item));
     }
 
     /// A new session over QUIC (the flow's first datagram looked like a client Initial).
@@ -345,7 +381,13 @@ impl TlsSession {
 
     /// The transport the handshake rides on.
     pub fn transport(&self) -> Transport {
-        if self.quic.is_some() { Transport::Quic } else { Transport::Tcp }
+        if self.quic.is_some() {
+            Transport::Quic
+        } else if self.dtls.is_some() {
+            Transport::Dtls
+        } else {
+            Transport::Tcp
+        }
     }
 
     /// The QUIC version of the client's Initials, for a QUIC session.
@@ -389,12 +431,14 @@ impl TlsSession {
 
     /// Bytes held in this session's buffers.
     pub fn buffered(&self) -> usize {
-        let quic = self.quic.as_ref().map_or(0, |q| {
-            q.conn.crypto(true).len()
-                + q.conn.crypto(false).len()
-                + q.parsers[0].buffered()
-                + q.parsers[1].buffered()
-        });
+        let dtls = self.dtls.as_ref().map_or(0, |d| d[0].buffered() + d[1].buffered());
+        let quic = dtls
+            + self.quic.as_ref().map_or(0, |q| {
+                q.conn.crypto(true).len()
+                    + q.conn.crypto(false).len()
+                    + q.parsers[0].buffered()
+                    + q.parsers[1].buffered()
+            });
         quic + self
             .dirs
             .iter()

@@ -16,7 +16,8 @@ use hashbrown::HashMap;
 use crate::capture::Frame;
 use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
-use crate::fingerprint::{ja3, ja4};
+use crate::dtls::{self, DtlsLimits};
+use crate::fingerprint::{Transport, ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
@@ -46,6 +47,8 @@ pub struct WorkerConfig {
     pub session: SessionLimits,
     /// QUIC caps per connection.
     pub quic: QuicLimits,
+    /// DTLS caps per direction.
+    pub dtls: DtlsLimits,
 }
 
 impl WorkerConfig {
@@ -73,6 +76,7 @@ impl Default for WorkerConfig {
             stream: StreamLimits::default(),
             session: SessionLimits::default(),
             quic: QuicLimits::default(),
+            dtls: DtlsLimits::default(),
         }
     }
 }
@@ -340,8 +344,10 @@ impl Worker {
         }
     }
 
-    /// A UDP datagram: QUIC (DTLS to come). A UDP flow is tracked only from a datagram that
-    /// looks like a client's first handshake packet; anything else costs one lookup.
+    /// A UDP datagram: QUIC or DTLS. A UDP flow is tracked only from a datagram that looks
+    /// like a client's first handshake packet (a QUIC Initial, a DTLS ClientHello), so a
+    /// WebRTC flow that starts with STUN is picked up at its ClientHello; anything else
+    /// costs one lookup.
     fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
         let (key, dir) = FlowKey::of(p);
         if let Some(old) = self.flows.get(&key) {
@@ -352,13 +358,19 @@ impl Worker {
             }
         }
         if !self.flows.contains_key(&key) {
-            if p.payload_missing > 0 || !quic::looks_like_client_initial(p.payload) {
+            if p.payload_missing > 0 {
                 return;
             }
+            let session = if quic::looks_like_client_initial(p.payload) {
+                TlsSession::new_quic(self.cfg.session, self.cfg.quic)
+            } else if dtls::looks_like_client_hello(p.payload) {
+                TlsSession::new_dtls(self.cfg.session, self.cfg.dtls)
+            } else {
+                return;
+            };
             if !self.make_room(out) {
                 return;
             }
-            let session = TlsSession::new_quic(self.cfg.session, self.cfg.quic);
             self.insert_flow(key, ts, session);
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
@@ -371,7 +383,10 @@ impl Worker {
             self.stats.tcp_truncated += 1;
             return;
         }
-        session.quic_datagram(dir, ts, p.payload);
+        match session.transport() {
+            Transport::Quic => session.quic_datagram(dir, ts, p.payload),
+            _ => session.dtls_datagram(dir, ts, p.payload),
+        }
         if session.is_final() {
             let outcome = session.end_outcome(false, false);
             Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
@@ -542,6 +557,7 @@ fn build_record(
         server_hello_us: since_ch(f.server_hello_ts),
         finished_us: since_ch(f.client_finished_ts),
         quic_version,
+        hello_verify: f.hello_verify,
     };
     Some(Handshake {
         flow_id: key.flow_id(first_seen),

@@ -89,6 +89,7 @@ fn tshark_rows(root: &Path, corpus: &str) -> Vec<Value> {
 fn tshark_observed_ja3_ja3s() {
     tshark_transport("tls", "tcp");
     tshark_transport("quic", "quic");
+    tshark_transport("dtls", "dtls");
 }
 
 fn tshark_transport(transport: &str, label: &str) {
@@ -131,7 +132,7 @@ fn tshark_transport(transport: &str, label: &str) {
             ja3s.total - before.3
         );
     }
-    if transport == "quic" {
+    if transport != "tls" {
         ja3.finish(&[]);
         ja3s.finish(&[]);
         return;
@@ -273,4 +274,21 @@ fn foxio_python_ja4_variants() {
              digits (`bd`); FoxIO's Python golden file still has the older `99` (MANIFEST.md)",
         )]);
     }
+}
+
+/// FoxIO's DTLS capture has no golden file of theirs (Rust has no DTLS); MANIFEST.md gives
+/// the value FoxIO PR #237 reports for Wireshark's built-in JA4, re-derived from the spec.
+#[test]
+fn foxio_dtls_ja4() {
+    let Some(root) = shared_pcaps() else { return skip("foxio dtls") };
+    let rows = read_jsonl(&root.join("foxio/expected.jsonl"));
+    let mut t = Tally::new("foxio DTLS JA4 (issue-thread value)");
+    for r in rows.iter().filter(|r| r["source"] == "issue-thread" && r["ja4"].is_string()) {
+        let pcap = r["pcap"].as_str().unwrap();
+        let events = replay_file(&root.join("foxio/pcap").join(pcap), false);
+        let got = events.iter().find_map(|e| field(e, "tls.ja4"));
+        t.check(pcap.to_string(), r["ja4"].as_str().unwrap(), got);
+    }
+    assert!(t.total > 0);
+    t.finish(&[]);
 }

@@ -217,6 +217,8 @@ struct TlsOut<'a> {
     hello_retry: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     quic_version: Option<String>,
+    #[serde(skip_serializing_if = "is_false")]
+    hello_verify_request: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     hello_retry_group: Option<String>,
     #[serde(skip_serializing_if = "is_false")]
@@ -363,6 +365,7 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         encrypt_then_mac: sh_ext(crate::tls::hello::ext::ENCRYPT_THEN_MAC),
         secure_renegotiation: sh_ext(crate::tls::hello::ext::RENEGOTIATION_INFO),
         hello_retry: h.hello_retry,
+        hello_verify_request: d.hello_verify,
         quic_version: d.quic_version.map(|v| match v {
             0x0000_0001 => "1".to_string(),
             0x6b33_43cf => "2".to_string(),
