@@ -47,6 +47,7 @@ Examples:
 import argparse
 import glob
 import heapq
+import json
 import ipaddress
 import os
 import random
@@ -350,7 +351,9 @@ class AddressPlan:
                 raise SystemExit("mkcapture: more than 16.6M IPv4 clones")
             client = bytes((10, hi >> 8, hi & 255, lo + 1))
             server = self.rng.choice(self.v4_servers)
-        return client, server, self.rng.randint(1024, 65535)
+        # Linux ephemeral ports (ip_local_port_range): a random port below 32768 could hit a
+        # port that tshark hands to another dissector first (X11 on 6000-6063, ...).
+        return client, server, self.rng.randint(32768, 60999)
 
 
 def rel_times(pkts, max_gap_ns):
@@ -627,6 +630,7 @@ def main():
     ap.add_argument("--servers", type=int, default=1000, help="size of the server address pool")
     ap.add_argument("--max-gap-ms", type=float, default=100.0,
                     help="cap on the time between two packets of a cloned connection")
+    ap.add_argument("--meta", help="also write what was built (packets, flows, ...) as JSON here")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args()
     if args.interval_us is None:
@@ -647,6 +651,15 @@ def main():
     flows = modes[args.mode](args, conns, rng, writer)
     writer.close()
     os.replace(tmp, args.output)
+    meta = {"mode": args.mode, "packets": writer.packets, "flows": flows,
+            "frame_bytes": writer.bytes, "file_bytes": os.path.getsize(args.output),
+            "seconds_of_packet_time": (writer.last_ts - T0) / 1e9, "seed": args.seed,
+            "source_captures": len(paths), "source_connections": len(conns),
+            "argv": sys.argv[1:]}
+    if args.meta:
+        with open(args.meta, "w") as f:
+            json.dump(meta, f, indent=1)
+            f.write("\n")
     if not args.quiet:
         span = (writer.last_ts - T0) / 1e9
         print(f"mkcapture: wrote {args.output}: {writer.packets} packets, {flows} flows, "

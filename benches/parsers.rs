@@ -1,10 +1,246 @@
-//! Criterion benchmarks of the hot paths (placeholder filled in by the benchmark work).
+//! Criterion benchmarks of the hot paths, on bytes taken from the project's own captures:
+//!
+//! * `clienthello/parse/*`: `parse_client_hello` on a real ClientHello body (Chromium's,
+//!   2 KB with GREASE, ECH GREASE and an ML-KEM key share; OpenSSL's s_client TLS 1.2),
+//! * `fingerprint/ja3/*`, `fingerprint/ja4/*`: JA3 (string + MD5) and JA4 (all four forms)
+//!   from a parsed ClientHello,
+//! * `decode/ethernet_ipv4_tcp`: link/IP/TCP decode of the frame carrying the ClientHello,
+//! * `dirparser/server_flight`: a fresh `DirParser` fed the server's side of a TLS 1.2
+//!   connection segment by segment (ServerHello, 3-certificate chain, ServerKeyExchange,
+//!   ServerHelloDone, ChangeCipherSpec, encrypted records),
+//! * `worker/capture/*`: a fresh `Worker` fed every frame of a small capture (then flushed),
+//!   i.e. flow table, reassembly, TLS, fingerprints, certificates and the event record.
+//!
+//! The bytes are extracted once at start-up through the library itself
+//! (`capture::read_capture`, `decode::decode`, `tls::stream::DirParser`), so the benches
+//! follow the captures if `pcaps/make-pcaps.sh` regenerates them.
+//!
+//! Run: `cargo bench --bench parsers` (or `-- --quick` for a fast pass).
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use std::fs::File;
+use std::hint::black_box;
+use std::io::BufReader;
+use std::path::PathBuf;
 
-fn noop(c: &mut Criterion) {
-    c.bench_function("noop", |b| b.iter(|| std::hint::black_box(1 + 1)));
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+use hellotap::capture::{Frame, read_capture};
+use hellotap::decode::{self, Transport as L4};
+use hellotap::fingerprint::{Transport, ja3::ja3, ja4::ja4};
+use hellotap::time::Timestamp;
+use hellotap::tls::hello::parse_client_hello;
+use hellotap::tls::stream::{DirLimits, DirParser, TlsItem};
+use hellotap::worker::{Worker, WorkerConfig};
+
+/// A frame copied out of the reader's buffer.
+struct OwnedFrame {
+    ts: Timestamp,
+    linktype: u32,
+    data: Vec<u8>,
+    orig_len: u32,
 }
 
-criterion_group!(benches, noop);
-criterion_main!(benches);
+impl OwnedFrame {
+    fn frame(&self) -> Frame<'_> {
+        Frame { ts: self.ts, linktype: self.linktype, data: &self.data, orig_len: self.orig_len }
+    }
+}
+
+fn pcap_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pcaps").join(name)
+}
+
+/// Every frame of a capture, in file order.
+fn load_frames(name: &str) -> Vec<OwnedFrame> {
+    let path = pcap_path(name);
+    let file = File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut frames = Vec::new();
+    read_capture(
+        BufReader::new(file),
+        |f| {
+            frames.push(OwnedFrame {
+                ts: f.ts,
+                linktype: f.linktype,
+                data: f.data.to_vec(),
+                orig_len: f.orig_len,
+            });
+            true
+        },
+        |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    assert!(!frames.is_empty(), "{name}: no frames");
+    frames
+}
+
+/// One direction of the capture's first TCP connection.
+struct Side {
+    /// Index (in the capture) of each frame with payload in this direction.
+    frames: Vec<usize>,
+    /// The TCP payload of each of those frames.
+    segments: Vec<Vec<u8>>,
+}
+
+/// The client's and the server's payload-carrying segments of the first connection (the
+/// client is the sender of the first SYN). The captures have no loss or reordering.
+fn first_connection(frames: &[OwnedFrame]) -> (Side, Side) {
+    let mut client = None;
+    let mut sides = (Side { frames: vec![], segments: vec![] }, Side { frames: vec![], segments: vec![] });
+    for (i, f) in frames.iter().enumerate() {
+        let Ok(p) = decode::decode(f.linktype, &f.data, 0) else { continue };
+        let L4::Tcp(tcp) = p.transport else { continue };
+        let (src, dst) = ((p.src, p.sport), (p.dst, p.dport));
+        if client.is_none() && tcp.syn && !tcp.ack_flag {
+            client = Some((src, dst));
+        }
+        let Some((c, s)) = client else { continue };
+        if p.payload.is_empty() {
+            continue;
+        }
+        let side = if (src, dst) == (c, s) {
+            &mut sides.0
+        } else if (src, dst) == (s, c) {
+            &mut sides.1
+        } else {
+            continue;
+        };
+        side.frames.push(i);
+        side.segments.push(p.payload.to_vec());
+    }
+    sides
+}
+
+/// The first handshake message of `msg_type` in a direction, and the index of the frame
+/// that completed it.
+fn handshake_message(side: &Side, msg_type: u8) -> (Vec<u8>, usize) {
+    let mut parser = DirParser::new(DirLimits::default());
+    for (seg, &frame) in side.segments.iter().zip(&side.frames) {
+        let mut found = None;
+        parser.feed(seg, &mut |item| {
+            if let TlsItem::Handshake { msg_type: t, body } = item {
+                if t == msg_type && found.is_none() {
+                    found = Some(body.to_vec());
+                }
+            }
+        });
+        if let Some(body) = found {
+            return (body, frame);
+        }
+    }
+    panic!("no handshake message of type {msg_type}");
+}
+
+struct Inputs {
+    chromium_hello: Vec<u8>,
+    openssl_hello: Vec<u8>,
+    /// The Ethernet/IPv4/TCP frame carrying OpenSSL's ClientHello.
+    hello_frame: (u32, Vec<u8>),
+    /// The server's segments of the OpenSSL TLS 1.2 connection.
+    server_flight: Vec<Vec<u8>>,
+    /// All frames of the OpenSSL TLS 1.2 capture.
+    capture: Vec<OwnedFrame>,
+}
+
+fn inputs() -> Inputs {
+    let chromium = load_frames("chromium-veth-split-clienthello.pcap");
+    let (client, _) = first_connection(&chromium);
+    let (chromium_hello, _) = handshake_message(&client, 1);
+
+    let capture = load_frames("openssl-tls12-ecdhe-rsa-gcm-chain.pcap");
+    let (client, server) = first_connection(&capture);
+    let (openssl_hello, frame) = handshake_message(&client, 1);
+    let f = &capture[frame];
+    assert_eq!(f.linktype, decode::linktype::ETHERNET);
+    Inputs {
+        chromium_hello,
+        openssl_hello,
+        hello_frame: (f.linktype, f.data.clone()),
+        server_flight: server.segments,
+        capture,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let inp = inputs();
+
+    let mut g = c.benchmark_group("clienthello/parse");
+    for (name, body) in [("chromium", &inp.chromium_hello), ("openssl_tls12", &inp.openssl_hello)] {
+        parse_client_hello(body, false).expect("the ClientHello parses");
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| b.iter(|| parse_client_hello(black_box(body), false)));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("fingerprint");
+    for (name, body) in [("chromium", &inp.chromium_hello), ("openssl_tls12", &inp.openssl_hello)] {
+        let ch = parse_client_hello(body, false).expect("the ClientHello parses");
+        g.bench_function(format!("ja3/{name}"), |b| b.iter(|| ja3(black_box(&ch))));
+        g.bench_function(format!("ja4/{name}"), |b| b.iter(|| ja4(black_box(&ch), Transport::Tcp)));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("decode");
+    let (linktype, frame) = &inp.hello_frame;
+    decode::decode(*linktype, frame, 0).expect("the frame decodes");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("ethernet_ipv4_tcp", |b| {
+        b.iter(|| decode::decode(black_box(*linktype), black_box(frame), 0))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("dirparser");
+    let flight_bytes: usize = inp.server_flight.iter().map(Vec::len).sum();
+    let mut kinds = Vec::new();
+    let mut parser = DirParser::new(DirLimits::default());
+    for seg in &inp.server_flight {
+        parser.feed(seg, &mut |item| {
+            kinds.push(match item {
+                TlsItem::Handshake { msg_type, .. } => msg_type,
+                _ => 0,
+            })
+        });
+    }
+    // ServerHello, Certificate, ServerKeyExchange, ServerHelloDone, then CCS and the rest.
+    assert!(kinds.starts_with(&[2, 11, 12, 14]), "unexpected server flight {kinds:?}");
+    g.throughput(Throughput::Bytes(flight_bytes as u64));
+    g.bench_function("server_flight", |b| {
+        b.iter(|| {
+            let mut parser = DirParser::new(DirLimits::default());
+            let mut items = 0usize;
+            for seg in &inp.server_flight {
+                parser.feed(black_box(seg), &mut |item| {
+                    black_box(&item);
+                    items += 1;
+                });
+            }
+            items
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("worker/capture");
+    g.throughput(Throughput::Elements(inp.capture.len() as u64));
+    g.bench_function("openssl-tls12-ecdhe-rsa-gcm-chain", |b| {
+        b.iter_batched(
+            || Worker::new(WorkerConfig::default()),
+            |mut worker| {
+                let mut events = 0usize;
+                let mut out = |h| {
+                    black_box(h);
+                    events += 1;
+                };
+                for f in &inp.capture {
+                    worker.frame(&f.frame(), &mut out);
+                }
+                worker.flush(&mut out);
+                assert_eq!(events, 1);
+                events
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(parsers, benches);
+criterion_main!(parsers);

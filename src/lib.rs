@@ -14,6 +14,8 @@
 pub mod capture;
 pub mod certcheck;
 pub mod config;
+#[cfg(feature = "live")]
+pub mod daemon;
 pub mod decode;
 pub mod dtls;
 pub mod explain;
@@ -27,6 +29,7 @@ pub mod reassembly;
 pub mod record;
 pub mod replay;
 pub mod session;
+pub mod sink;
 pub mod time;
 pub mod tls;
 pub mod worker;

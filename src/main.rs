@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
+use hellotap::config::Config;
 use hellotap::metrics::{self, Metrics};
 use hellotap::output::JsonLines;
 use hellotap::replay::{self, ReplayConfig};
@@ -65,6 +66,36 @@ enum Command {
         #[arg(long, default_value_t = hellotap::metrics::DEFAULT_TOP_FINGERPRINTS)]
         top_fingerprints: usize,
     },
+    /// Capture live from interfaces (needs the `live` build feature and root or CAP_NET_RAW).
+    Live {
+        /// Interface to capture on (repeat for several).
+        #[arg(short, long = "interface", required = true)]
+        interfaces: Vec<String>,
+        /// BPF filter, e.g. 'tcp port 443 or udp port 443'.
+        #[arg(long)]
+        bpf: Option<String>,
+        /// Worker threads [default: one per core beyond the capture thread].
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Configuration file; the flags here override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Also compute JA4S and JA4X (FoxIO License 1.1; see README).
+        #[arg(long)]
+        ja4plus: bool,
+        /// Serve Prometheus metrics on this address ("" turns it off).
+        #[arg(long)]
+        metrics_addr: Option<String>,
+        /// Append events to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Run the sensor as configured (`deploy/hellotap.toml` documents every key).
+    Run {
+        /// Configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Decode a JA3/JA3S string or a JA4/JA4_r/JA4_ro/JA4S fingerprint into the names of its
     /// cipher suites, extensions, groups and signature algorithms.
     Explain {
@@ -92,8 +123,72 @@ fn main() -> ExitCode {
     }
 }
 
+/// `live` and `run`: build the configuration, then run the daemon.
+fn sensor(cfg_path: Option<PathBuf>, edit: impl FnOnce(&mut Config)) -> anyhow::Result<ExitCode> {
+    let mut cfg = match &cfg_path {
+        Some(p) => match Config::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("hellotap: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        },
+        None => Config::default(),
+    };
+    edit(&mut cfg);
+    run_daemon(cfg)
+}
+
+#[cfg(feature = "live")]
+fn run_daemon(cfg: Config) -> anyhow::Result<ExitCode> {
+    match hellotap::daemon::run(cfg) {
+        Ok(s) => {
+            eprintln!(
+                "hellotap: stopped: {} events, {} frames dropped between capture and workers",
+                s.events, s.capture_queue_drops
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("hellotap: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+#[cfg(not(feature = "live"))]
+fn run_daemon(_cfg: Config) -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "hellotap: this build has no live capture. It needs libpcap: install it and build with \
+         the `live` feature:\n  apt-get install libpcap-dev\n  cargo build --release --features live"
+    );
+    Ok(ExitCode::from(1))
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Live { interfaces, bpf, workers, config, ja4plus, metrics_addr, output } => {
+            sensor(config, |c| {
+                c.capture.interfaces = interfaces;
+                if let Some(b) = bpf {
+                    c.capture.bpf = b;
+                }
+                if let Some(w) = workers {
+                    c.pipeline.workers = w;
+                }
+                if ja4plus {
+                    c.fingerprints.ja4plus = true;
+                }
+                if let Some(a) = metrics_addr {
+                    c.metrics.addr = a;
+                }
+                if let Some(o) = output {
+                    c.output.file = o.display().to_string();
+                    c.output.stdout = false;
+                }
+            })
+        }
+        Command::Run { config } => sensor(Some(config), |_| {}),
         Command::Explain { fingerprint } => match hellotap::explain::explain(&fingerprint) {
             Ok(text) => {
                 print!("{text}");

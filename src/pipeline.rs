@@ -92,6 +92,8 @@ enum Control {
     SetFile(Option<Arc<str>>),
     /// End of an input: end every flow.
     Flush,
+    /// The sensor stops: end every flow, unfinished handshakes as `shutdown`.
+    Shutdown,
 }
 
 #[derive(Default)]
@@ -192,6 +194,28 @@ impl Pipeline {
         self.dispatch(None, Some(|| Control::Flush), out);
         self.last_tick = None;
         self.now = Timestamp::default();
+    }
+
+    /// Live capture with no frames for a while: sends what is pending and, when wall-clock
+    /// time (which is packet time for live capture) has crossed a second, a tick, so
+    /// handshakes waiting for an answer are reported within a bounded delay.
+    pub fn idle(&mut self, now: Timestamp, out: &mut dyn FnMut(Handshake)) {
+        let due = self.last_tick.is_none_or(|t| now.as_secs() > t.as_secs());
+        if due {
+            let tick = Timestamp::from_nanos(now.as_secs() * 1_000_000_000);
+            self.last_tick = Some(tick);
+            self.dispatch(Some(tick), None::<fn() -> Control>, out);
+        } else if self.pending_frames > 0 {
+            self.dispatch(None, None::<fn() -> Control>, out);
+        }
+        self.release(false, out);
+    }
+
+    /// Stops: every open handshake is reported (outcome `shutdown` when not final), the
+    /// workers end, every record is released. Returns the counters, as [`Pipeline::finish`].
+    pub fn shutdown(mut self, out: &mut dyn FnMut(Handshake)) -> (PipelineStats, WorkerStats) {
+        self.dispatch(None, Some(|| Control::Shutdown), out);
+        self.finish(out)
     }
 
     /// Hands one frame to its worker.
@@ -379,6 +403,7 @@ fn run_worker(
         match b.control {
             Some(Control::SetFile(name)) => w.set_pcap_filename(name),
             Some(Control::Flush) => w.flush(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
+            Some(Control::Shutdown) => w.shutdown(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
             None => {}
         }
         if let Some((m, iface)) = &metrics {

@@ -59,6 +59,8 @@ pub enum Outcome {
     /// The server answered but the capture or connection ended before the client went on
     /// past the server's first flight.
     Incomplete,
+    /// The sensor was stopped (SIGTERM) before the handshake's facts were final.
+    Shutdown,
 }
 
 impl Outcome {
@@ -71,6 +73,7 @@ impl Outcome {
             Outcome::Timeout => "timeout",
             Outcome::NoServerResponse => "no_server_response",
             Outcome::Incomplete => "incomplete",
+            Outcome::Shutdown => "shutdown",
         }
     }
 }

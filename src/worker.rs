@@ -222,8 +222,11 @@ impl Worker {
     /// `walk`, also recounts the bytes buffered (a walk over the whole table).
     pub fn publish(&mut self, m: &Metrics, interface: &str, walk: bool) {
         let (s, p) = (&self.stats, &self.published);
-        m.packets.with_label_values(&[interface]).inc_by(s.packets - p.packets);
-        m.bytes.with_label_values(&[interface]).inc_by(s.bytes - p.bytes);
+        // Live capture counts packets per interface where they are read; "" skips them here.
+        if !interface.is_empty() {
+            m.packets.with_label_values(&[interface]).inc_by(s.packets - p.packets);
+            m.bytes.with_label_values(&[interface]).inc_by(s.bytes - p.bytes);
+        }
         for (k, n) in &s.decode_errors {
             let before = p.decode_errors.iter().find(|(q, _)| q == k).map_or(0, |(_, c)| *c);
             if *n > before {
@@ -471,6 +474,27 @@ impl Worker {
         expired.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in expired {
             self.end_flow(key, flow, FlowEnd::Timeout, out);
+        }
+    }
+
+    /// Ends every flow because the sensor stops: handshakes whose facts are not final are
+    /// reported with outcome `shutdown`.
+    pub fn shutdown(&mut self, out: &mut dyn FnMut(Handshake)) {
+        let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        for (key, mut flow) in all {
+            self.stats.flows_ended[FlowEnd::EndOfInput as usize] += 1;
+            if flow.session.as_ref().is_some_and(|s| !s.is_final()) {
+                Self::finish(
+                    &self.cfg,
+                    &mut self.stats,
+                    &self.pcap_filename,
+                    key,
+                    &mut flow,
+                    Outcome::Shutdown,
+                    out,
+                );
+            }
         }
     }
 

@@ -17,6 +17,9 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 
 use crate::time::Timestamp;
 
+#[cfg(feature = "live")]
+pub mod live;
+
 /// Size of the read buffer. A single record larger than this is reported as corrupt: no
 /// link type we decode has frames anywhere near this size (Linux loopback MTU is 64 KiB).
 pub const READ_BUFFER_BYTES: usize = 1 << 20;

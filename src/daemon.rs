@@ -1,0 +1,237 @@
+//! The sensor daemon (`hellotap live`, `hellotap run`): capture threads, the worker pool,
+//! sinks, metrics, signals and privileges, wired together.
+//!
+//! Threads: one capture thread per interface reads frames and hands them in small batches
+//! over a bounded channel (a full channel drops the batch and counts it as a `queue`
+//! drop: the kernel ring is never left unread for long); the dispatcher thread (the
+//! caller's) shards them to the workers through the [`Pipeline`] with [`Overflow::Drop`],
+//! serialises finished records and hands each line to the sinks, which never block it.
+//! When no frame comes for 100 ms the dispatcher sends what is pending and, once a
+//! second, a time tick, so a handshake that gets no answer is reported after
+//! `flows.pending_timeout` even on a quiet link.
+//!
+//! Signals: SIGHUP reopens the output files (logrotate); SIGTERM and SIGINT stop the
+//! capture, drain the queues, report every open handshake (outcome `shutdown`) and exit 0.
+//!
+//! Privileges: the captures are opened first (root or CAP_NET_RAW), then, when
+//! `privileges.user` is set, the process switches to that user and its group.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{RecvTimeoutError, TrySendError, bounded};
+
+use crate::capture::Frame;
+use crate::capture::live::{LiveCapture, Next};
+use crate::config::Config;
+use crate::metrics::{self, Metrics};
+use crate::output;
+use crate::pipeline::Pipeline;
+use crate::record::Handshake;
+use crate::sink::{FileSink, Sink, Sinks, StdoutSink, UnixSink};
+use crate::time::Timestamp;
+
+/// A frame copied out of libpcap's buffer.
+struct OwnedFrame {
+    ts: Timestamp,
+    linktype: u32,
+    orig_len: u32,
+    data: Vec<u8>,
+}
+
+/// Frames per hand-over from a capture thread.
+const CAPTURE_BATCH: usize = 64;
+/// Hand-overs queued between the capture threads and the dispatcher.
+const CAPTURE_QUEUE: usize = 1024;
+
+fn wall_clock() -> Timestamp {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Timestamp::from_nanos(d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
+/// What `run` counted, printed at the end.
+#[derive(Debug, Default)]
+pub struct DaemonSummary {
+    /// Events handed to the sinks.
+    pub events: u64,
+    /// Frames dropped between capture and dispatcher.
+    pub capture_queue_drops: u64,
+}
+
+fn drop_privileges(user: &str) -> Result<(), String> {
+    use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
+    let u = User::from_name(user)
+        .map_err(|e| format!("user {user}: {e}"))?
+        .ok_or_else(|| format!("user {user} does not exist"))?;
+    setgroups(&[Gid::from_raw(u.gid.as_raw())]).map_err(|e| format!("setgroups for {user}: {e}"))?;
+    setgid(u.gid).map_err(|e| format!("setgid to {user}: {e}"))?;
+    setuid(u.uid).map_err(|e| format!("setuid to {user}: {e}"))?;
+    if Uid::effective().is_root() && !u.uid.is_root() {
+        return Err(format!("still root after switching to {user}"));
+    }
+    Ok(())
+}
+
+/// Runs the sensor until SIGTERM/SIGINT. Errors at start (an interface that cannot be
+/// opened, a busy metrics port, an unwritable output file, a bad user) are returned
+/// before anything runs.
+pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
+    if cfg.capture.interfaces.is_empty() {
+        return Err("no interface to capture on (capture.interfaces or -i IFACE)".into());
+    }
+    let metrics = Arc::new(Metrics::new(cfg.metrics.top_fingerprints));
+    // Everything that needs privileges or can fail is opened first.
+    let mut captures = Vec::new();
+    for iface in &cfg.capture.interfaces {
+        captures.push(LiveCapture::open(iface, &cfg.capture)?);
+    }
+    let server = if cfg.metrics.addr.is_empty() {
+        None
+    } else {
+        Some(metrics::serve(&cfg.metrics.addr, metrics.clone())?)
+    };
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if cfg.output.stdout {
+        sinks.push(Box::new(StdoutSink::new()));
+    }
+    if !cfg.output.file.is_empty() {
+        let f = FileSink::open(PathBuf::from(&cfg.output.file), cfg.output.rotate_bytes)
+            .map_err(|e| format!("output file {}: {e}", cfg.output.file))?;
+        sinks.push(Box::new(f));
+    }
+    if !cfg.output.unix_socket.is_empty() {
+        sinks.push(Box::new(UnixSink::new(PathBuf::from(&cfg.output.unix_socket))));
+    }
+    if !cfg.privileges.user.is_empty() {
+        drop_privileges(&cfg.privileges.user)?;
+    }
+
+    let term = Arc::new(AtomicBool::new(false));
+    let hup = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, term.clone()).map_err(|e| format!("signal handler: {e}"))?;
+    }
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .map_err(|e| format!("signal handler: {e}"))?;
+
+    let sinks = Sinks::start(sinks, cfg.output.queue, Some(metrics.clone()));
+    let mut pcfg = cfg.pipeline();
+    pcfg.metrics = Some(metrics.clone());
+    pcfg.interface = String::new(); // packets are counted per interface by the capture threads
+    let mut pipe = Pipeline::new(pcfg);
+
+    let (tx, rx) = bounded::<Vec<OwnedFrame>>(CAPTURE_QUEUE);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for mut cap in captures {
+        let (tx, stop, m, stats_every) = (
+            tx.clone(),
+            stop.clone(),
+            metrics.clone(),
+            Duration::from_secs(cfg.capture.stats_interval.max(1)),
+        );
+        let h = std::thread::Builder::new()
+            .name(format!("hellotap-capture-{}", cap.interface))
+            .spawn(move || {
+                let iface = cap.interface.clone();
+                let (packets, bytes) =
+                    (m.packets.with_label_values(&[&iface]), m.bytes.with_label_values(&[&iface]));
+                let (kernel, interface, queue) = (
+                    m.capture_drops.with_label_values(&["kernel"]),
+                    m.capture_drops.with_label_values(&["interface"]),
+                    m.capture_drops.with_label_values(&["queue"]),
+                );
+                let mut last = crate::capture::live::Drops::default();
+                let mut last_stats = std::time::Instant::now();
+                let mut batch = Vec::with_capacity(CAPTURE_BATCH);
+                let linktype = cap.linktype;
+                let mut read_stats = |cap: &mut LiveCapture| {
+                    if let Ok(d) = cap.drops() {
+                        kernel.inc_by(d.kernel.saturating_sub(last.kernel));
+                        interface.inc_by(d.interface.saturating_sub(last.interface));
+                        last = d;
+                    }
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    let flush = match cap.read() {
+                        Ok(Next::Frame(ts, data, len)) => {
+                            packets.inc();
+                            bytes.inc_by(data.len() as u64);
+                            batch.push(OwnedFrame { ts, linktype, orig_len: len, data });
+                            batch.len() >= CAPTURE_BATCH
+                        }
+                        Ok(Next::Timeout) => !batch.is_empty(),
+                        Err(e) => {
+                            eprintln!("hellotap: {e}");
+                            break;
+                        }
+                    };
+                    if flush {
+                        let b = std::mem::replace(&mut batch, Vec::with_capacity(CAPTURE_BATCH));
+                        let n = b.len() as u64;
+                        match tx.try_send(b) {
+                            Ok(()) => {}
+                            Err(TrySendError::Full(_)) => queue.inc_by(n),
+                            Err(TrySendError::Disconnected(_)) => break,
+                        }
+                    }
+                    if last_stats.elapsed() >= stats_every {
+                        last_stats = std::time::Instant::now();
+                        read_stats(&mut cap);
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                read_stats(&mut cap);
+            })
+            .map_err(|e| format!("capture thread: {e}"))?;
+        threads.push(h);
+    }
+    drop(tx);
+
+    let mut summary = DaemonSummary::default();
+    let mut emit = |h: Handshake| {
+        metrics.observe(&h);
+        sinks.send(&output::to_json(&h));
+        summary.events += 1;
+    };
+    loop {
+        if term.load(Ordering::Relaxed) {
+            break;
+        }
+        if hup.swap(false, Ordering::Relaxed) {
+            sinks.reopen();
+        }
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => {
+                for f in &batch {
+                    let frame = Frame { ts: f.ts, linktype: f.linktype, data: &f.data, orig_len: f.orig_len };
+                    pipe.frame(&frame, &mut emit);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => pipe.idle(wall_clock(), &mut emit),
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // Stop capturing, drain what the capture threads already read, report the rest.
+    stop.store(true, Ordering::Relaxed);
+    for h in threads {
+        let _ = h.join();
+    }
+    while let Ok(batch) = rx.try_recv() {
+        for f in &batch {
+            let frame = Frame { ts: f.ts, linktype: f.linktype, data: &f.data, orig_len: f.orig_len };
+            pipe.frame(&frame, &mut emit);
+        }
+    }
+    let (pstats, _) = pipe.shutdown(&mut emit);
+    summary.capture_queue_drops = pstats.frames_dropped;
+    sinks.close();
+    if let Some(s) = server {
+        s.stop();
+    }
+    Ok(summary)
+}
