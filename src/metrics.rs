@@ -17,7 +17,7 @@
 //! | `hellotap_flows_created_total` | counter | |
 //! | `hellotap_flows_ended_total` | counter | `reason` = fin, rst, timeout, end_of_input, reused |
 //! | `hellotap_flow_table_full_total` | counter | (new flows not tracked: table at its cap) |
-//! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, out_of_order, ooo_dropped, truncated |
+//! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, overlap_conflict, out_of_order, ooo_dropped, truncated |
 //! | `hellotap_reassembly_buffered_bytes` | gauge | |
 //! | `hellotap_handshakes_total` | counter | `transport`, `version`, `outcome` |
 //! | `hellotap_negotiated_cipher_total` | counter | `cipher` |
@@ -228,7 +228,8 @@ impl Metrics {
         for r in FlowEnd::ALL {
             m.flows_ended.with_label_values(&[r.as_str()]);
         }
-        for e in ["retransmitted", "overlap", "out_of_order", "ooo_dropped", "truncated"] {
+        for e in ["retransmitted", "overlap", "overlap_conflict", "out_of_order", "ooo_dropped", "truncated"]
+        {
             m.reassembly.with_label_values(&[e]);
         }
         for c in crate::certcheck::CertChecks::default().all() {

@@ -112,6 +112,8 @@ pub struct WorkerStats {
     pub tcp_truncated: u64,
     /// Segments that overlapped delivered data.
     pub tcp_overlaps: u64,
+    /// Overlapping segments whose bytes differed from buffered ones (first data kept).
+    pub tcp_overlap_conflicts: u64,
 }
 
 impl WorkerStats {
@@ -138,6 +140,7 @@ impl WorkerStats {
         self.tcp_ooo_dropped += o.tcp_ooo_dropped;
         self.tcp_truncated += o.tcp_truncated;
         self.tcp_overlaps += o.tcp_overlaps;
+        self.tcp_overlap_conflicts += o.tcp_overlap_conflicts;
     }
 
     fn decode_error(&mut self, e: DecodeError) {
@@ -242,6 +245,7 @@ impl Worker {
         for (event, now, before) in [
             ("retransmitted", s.tcp_retransmitted, p.tcp_retransmitted),
             ("overlap", s.tcp_overlaps, p.tcp_overlaps),
+            ("overlap_conflict", s.tcp_overlap_conflicts, p.tcp_overlap_conflicts),
             ("out_of_order", s.tcp_out_of_order, p.tcp_out_of_order),
             ("ooo_dropped", s.tcp_ooo_dropped, p.tcp_ooo_dropped),
             ("truncated", s.tcp_truncated, p.tcp_truncated),
@@ -339,6 +343,7 @@ impl Worker {
         self.stats.tcp_ooo_dropped += after.ooo_dropped - before.ooo_dropped;
         self.stats.tcp_truncated += after.truncated - before.truncated;
         self.stats.tcp_overlaps += after.overlaps - before.overlaps;
+        self.stats.tcp_overlap_conflicts += after.overlap_conflicts - before.overlap_conflicts;
 
         let final_now = session.is_final() || session.is_hopeless();
         if final_now || ended {

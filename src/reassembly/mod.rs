@@ -3,7 +3,11 @@
 //! Policy (the one most IDS use, documented so results can be explained):
 //! * **First data wins.** Bytes already delivered are never replaced; a retransmission or
 //!   an overlapping segment only contributes the bytes beyond what was delivered. Between
-//!   two buffered out-of-order segments that overlap, the one that arrived first wins.
+//!   buffered out-of-order segments that overlap, and between them and a segment that
+//!   fills the hole before them, the bytes that arrived first win. Overlaps whose bytes
+//!   differ from buffered ones are counted (`overlap_conflicts`); overlaps with bytes
+//!   already delivered are counted as overlaps but cannot be compared (delivered bytes are
+//!   not kept).
 //! * **Start of stream.** With a SYN seen, data starts at ISN+1 (so TCP Fast Open data on
 //!   the SYN is delivered first). Without one (a flow picked up midstream) the first
 //!   segment seen starts the stream; bytes before it are ignored.
@@ -40,6 +44,9 @@ pub struct StreamStats {
     pub retransmitted: u64,
     /// Segments that overlapped delivered data in part (the new part was used).
     pub overlaps: u64,
+    /// Overlapping segments whose bytes differ from buffered data where they overlap (an
+    /// evasion attempt or a broken stack): the first data is kept.
+    pub overlap_conflicts: u64,
     /// Segments buffered because they arrived ahead of a hole.
     pub out_of_order: u64,
     /// Out-of-order segments dropped by the caps.
@@ -144,7 +151,15 @@ impl TcpStream {
         if skip > 0 {
             self.stats.overlaps += 1;
         }
-        self.push(&payload[skip..], deliver);
+        if self.conflicts(self.next_seq, &payload[skip..]) {
+            // Rare (evasion or a broken stack): bytes buffered earlier win over this
+            // segment's, so build the merged copy; the common path stays zero-copy.
+            self.stats.overlap_conflicts += 1;
+            let merged = self.overlay(self.next_seq, &payload[skip..]);
+            self.push(&merged, deliver);
+        } else {
+            self.push(&payload[skip..], deliver);
+        }
         self.drain(deliver);
     }
 
@@ -162,9 +177,52 @@ impl TcpStream {
             self.stats.ooo_dropped += 1;
             return;
         }
+        if self.conflicts(seq, payload) {
+            self.stats.overlap_conflicts += 1;
+        }
         self.stats.out_of_order += 1;
         self.ooo_bytes += payload.len();
         self.ooo.push((seq, payload.to_vec()));
+    }
+
+    /// `data` at `seq` with the bytes of overlapping buffered segments laid over it, the
+    /// earliest arrival last so that it wins.
+    fn overlay(&self, seq: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = data.to_vec();
+        for (s, d) in self.ooo.iter().rev() {
+            let off = seq_diff(*s, seq) as i64; // where `d` starts inside `v`
+            let (dst, src) = if off >= 0 { (off as usize, 0) } else { (0, (-off) as usize) };
+            if dst >= v.len() || src >= d.len() {
+                continue;
+            }
+            let n = (v.len() - dst).min(d.len() - src);
+            v[dst..dst + n].copy_from_slice(&d[src..src + n]);
+        }
+        v
+    }
+
+    /// True when `data` at `seq` differs from a buffered segment where the two overlap
+    /// (at most `max_ooo_segments` comparisons; delivered bytes are not kept, so overlaps
+    /// with them cannot be compared).
+    fn conflicts(&self, seq: u32, data: &[u8]) -> bool {
+        self.ooo.iter().any(|(s, d)| {
+            let off = seq_diff(seq, *s) as i64; // where `data` starts inside `d`
+            let (a, b) = if off >= 0 {
+                let o = off as usize;
+                if o >= d.len() {
+                    return false;
+                }
+                (&d[o..], data)
+            } else {
+                let o = (-off) as usize;
+                if o >= data.len() {
+                    return false;
+                }
+                (&d[..], &data[o..])
+            };
+            let n = a.len().min(b.len());
+            a[..n] != b[..n]
+        })
     }
 
     /// Delivers buffered segments that the stream has reached, lowest start first (the
@@ -233,6 +291,22 @@ mod tests {
         assert_eq!(got, b"abcefghij");
         assert_eq!(s.stats.overlaps, 1);
         assert_eq!(s.stats.retransmitted, 2);
+    }
+
+    #[test]
+    fn conflicting_overlaps_are_counted_and_first_data_wins() {
+        let mut s = TcpStream::default();
+        let got = collect(
+            &mut s,
+            &[(0, true, b""), (5, false, b"EFGH"), (5, false, b"XYZW"), (1, false, b"abcdZZZZ")],
+        );
+        // Bytes 5..8 arrived first as "EFGH"; the later "XYZW" and the in-order "ZZZZ" for
+        // the same bytes conflict with it and lose.
+        assert_eq!(got, b"abcdEFGH");
+        assert_eq!(s.stats.overlap_conflicts, 2, "{:?}", s.stats);
+        let mut s = TcpStream::default();
+        collect(&mut s, &[(0, true, b""), (5, false, b"EFGH"), (5, false, b"EFGH")]);
+        assert_eq!(s.stats.overlap_conflicts, 0, "identical copies do not conflict");
     }
 
     #[test]
