@@ -2,46 +2,23 @@
 //! that records it. Nothing may panic, memory stays within the caps, and what can still be
 //! fingerprinted is.
 
-use std::fs::File;
+mod common;
+
 use std::path::{Path, PathBuf};
 
+use common::first_flow_streams;
 use etherparse::PacketBuilder;
-use hellotap::capture;
-use hellotap::decode::{self, Transport};
 use hellotap::output::JsonLines;
-use hellotap::reassembly::TcpStream;
 use hellotap::replay::{self, Input, ReplayConfig, ReplaySummary};
 use hellotap::worker::WorkerConfig;
 use serde_json::Value;
 
 /// The first client and server bytes of the Chromium connection in `pcaps/`.
 fn chromium_streams() -> (Vec<u8>, Vec<u8>) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/chromium-veth-split-clienthello.pcap");
-    let mut client = None;
-    let mut bufs = [Vec::new(), Vec::new()];
-    let mut st = [TcpStream::default(), TcpStream::default()];
-    capture::read_capture(
-        File::open(p).unwrap(),
-        |f| {
-            let Ok(p) = decode::decode(f.linktype, f.data, 0) else { return true };
-            let Transport::Tcp(t) = p.transport else { return true };
-            let me = (p.src, p.sport);
-            let c = *client.get_or_insert(me);
-            if (p.dst, p.dport) != c && me != c {
-                return true;
-            }
-            let i = usize::from(me != c);
-            let buf = &mut bufs[i];
-            st[i].segment(t.seq, t.syn, p.payload, false, &mut |b| {
-                buf.extend_from_slice(&b[..b.len().min(8000)])
-            });
-            true
-        },
-        |_| {},
+    first_flow_streams(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/chromium-veth-split-clienthello.pcap"),
+        8000,
     )
-    .unwrap();
-    let [c, s] = bufs;
-    (c, s)
 }
 
 /// Writes a classic pcap (link type raw IP) of the given (µs timestamp, packet) frames.

@@ -6,27 +6,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeSet;
+use std::path::Path;
 
-use common::{Tally, field, read_jsonl, replay_file, shared_pcaps};
+use common::{Events, Tally, field, read_jsonl, replay_file, shared_pcaps};
 use serde_json::Value;
-
-/// Events per capture, replayed once.
-struct Events {
-    root: PathBuf,
-    cache: BTreeMap<PathBuf, Vec<Value>>,
-}
-
-impl Events {
-    fn get(&mut self, rel: &str) -> Option<&Vec<Value>> {
-        let p = self.root.join(rel);
-        if !p.exists() {
-            return None;
-        }
-        Some(self.cache.entry(p.clone()).or_insert_with(|| replay_file(&p, true)))
-    }
-}
 
 fn endpoints_match(ev: &Value, src: &str, sport: u64, dst: &str, dport: u64) -> bool {
     field(ev, "src_ip") == Some(src)
@@ -53,7 +37,7 @@ fn foxio_rows(transport: &str) {
     let rows = read_jsonl(&root.join("foxio/expected.jsonl"));
     // Spec-derived values replace the tool's value for the same flow.
     let spec: Vec<&Value> = rows.iter().filter(|r| r["source"] == "spec-derived").collect();
-    let mut ev = Events { root: root.join("foxio/pcap"), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.join("foxio/pcap"), true);
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let mut ja4 = Tally::new(leak(format!("foxio rust JA4 ({transport})")));
     let mut ja4s = Tally::new(leak(format!("foxio rust JA4S ({transport})")));
@@ -94,7 +78,7 @@ fn tshark_observed_ja3_ja3s() {
 
 fn tshark_transport(transport: &str, label: &str) {
     let Some(root) = shared_pcaps() else { return skip("tshark_observed") };
-    let mut ev = Events { root: root.clone(), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.clone(), true);
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let mut ja3 = Tally::new(leak(format!("tshark JA3 ({label}), all corpora")));
     let mut ja3s = Tally::new(leak(format!("tshark JA3S ({label}), all corpora")));
@@ -153,7 +137,7 @@ fn tshark_transport(transport: &str, label: &str) {
 fn suricata_verify_ja3_ja3s() {
     let Some(root) = shared_pcaps() else { return skip("suricata-verify") };
     let rows = read_jsonl(&root.join("suricata-verify/expected.jsonl"));
-    let mut ev = Events { root: root.clone(), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.clone(), true);
     let mut t = Tally::new("suricata-verify JA3/JA3S");
     for r in &rows {
         let pcap = r["pcap"].as_str().unwrap();
@@ -197,7 +181,7 @@ fn suricata_verify_ja3_ja3s() {
 fn suricata_verify_sni_and_version() {
     let Some(root) = shared_pcaps() else { return skip("suricata-verify") };
     let rows = read_jsonl(&root.join("suricata-verify/expected.jsonl"));
-    let mut ev = Events { root: root.clone(), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.clone(), true);
     let mut sni = Tally::new("suricata-verify SNI (tls events)");
     let mut version = Tally::new("suricata-verify version (tls events)");
     // Rows gated on an older Suricata (`lt-version`) describe behaviour Suricata has since
@@ -245,7 +229,7 @@ fn suricata_verify_sni_and_version() {
 fn foxio_python_ja4_variants() {
     let Some(root) = shared_pcaps() else { return skip("foxio python") };
     let rows = read_jsonl(&root.join("foxio/expected.jsonl"));
-    let mut ev = Events { root: root.join("foxio/pcap"), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.join("foxio/pcap"), true);
     let mut tallies: Vec<Tally> = ["JA4", "JA4_r", "JA4_o", "JA4_ro"]
         .iter()
         .map(|n| Tally::new(Box::leak(format!("foxio python {n}").into_boxed_str())))

@@ -14,11 +14,14 @@
 //! Each comparison prints agreement N/M and asserts that every disagreement is one of the
 //! explained cases listed beside it (and that each listed case still happens).
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use common::{Tally, read_jsonl, shared_pcaps};
 use hellotap::capture;
 use hellotap::decode::{self, Transport as L4};
 use hellotap::dtls::{self, DtlsDir, DtlsLimits, DtlsStats, HELLO_VERIFY_REQUEST};
@@ -29,11 +32,6 @@ use hellotap::tls::hello::{ClientHello, ServerHello, parse_client_hello, parse_s
 use hellotap::tls::names;
 use hellotap::tls::stream::TlsItem;
 use serde_json::Value;
-
-fn shared_pcaps() -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/pcaps"));
-    p.is_dir().then(|| p.to_path_buf())
-}
 
 fn skip(what: &str) {
     println!("note: skipping {what}: ../shared/pcaps is absent");
@@ -159,63 +157,8 @@ fn captures(root: &Path) -> BTreeMap<&'static str, Capture> {
     out
 }
 
-struct Tally {
-    name: &'static str,
-    agree: usize,
-    total: usize,
-    misses: BTreeSet<String>,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Self {
-        Tally { name, agree: 0, total: 0, misses: BTreeSet::new() }
-    }
-
-    fn check(&mut self, key: String, want: &str, got: Option<&str>) {
-        self.total += 1;
-        if got == Some(want) {
-            self.agree += 1;
-        } else {
-            self.misses.insert(format!("{key}: want {want}, got {}", got.unwrap_or("nothing")));
-        }
-    }
-
-    /// Prints N/M and asserts that the misses are exactly the known ones (matched by prefix).
-    fn finish(self, known: &[(&str, &str)]) {
-        println!("{}: {}/{} agree", self.name, self.agree, self.total);
-        let mut unexplained = Vec::new();
-        let mut used = BTreeSet::new();
-        for m in &self.misses {
-            match known.iter().find(|(prefix, _)| m.starts_with(prefix)) {
-                Some((prefix, why)) => {
-                    used.insert(*prefix);
-                    println!("  known: {m}\n         because {why}");
-                }
-                None => unexplained.push(m.clone()),
-            }
-        }
-        let stale: Vec<_> = known.iter().filter(|(p, _)| !used.contains(p)).map(|(p, _)| *p).collect();
-        assert!(
-            unexplained.is_empty(),
-            "{}: unexplained disagreements:\n{}",
-            self.name,
-            unexplained.join("\n")
-        );
-        assert!(stale.is_empty(), "{}: known cases that no longer occur: {stale:?}", self.name);
-    }
-}
-
 fn endpoint(r: &Value, ip: &str, port: &str) -> Endpoint {
     (r[ip].as_str().unwrap().parse().unwrap(), r[port].as_u64().unwrap() as u16)
-}
-
-fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
 }
 
 /// Zeek's name for a DTLS version.

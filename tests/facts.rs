@@ -6,26 +6,8 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-
-use common::{Tally, field, read_jsonl, replay_file, shared_pcaps};
+use common::{Events, Tally, field, read_jsonl, shared_pcaps};
 use serde_json::Value;
-
-struct Events {
-    root: PathBuf,
-    cache: BTreeMap<PathBuf, Vec<Value>>,
-}
-
-impl Events {
-    fn get(&mut self, rel: &str) -> Option<&Vec<Value>> {
-        let p = self.root.join(rel);
-        if !p.exists() {
-            return None;
-        }
-        Some(self.cache.entry(p.clone()).or_insert_with(|| replay_file(&p, false)))
-    }
-}
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -38,7 +20,7 @@ fn suricata_verify_certificate_fields_and_resumption() {
         return;
     };
     let rows = read_jsonl(&root.join("suricata-verify/expected.jsonl"));
-    let mut ev = Events { root: root.clone(), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.clone(), false);
     let fields = [
         ("cert_subject", "tls.subject"),
         ("cert_issuer", "tls.issuerdn"),
@@ -103,7 +85,7 @@ fn zeek_ssl_log_facts() {
         return;
     };
     let rows = read_jsonl(&root.join("zeek/expected.jsonl"));
-    let mut ev = Events { root: root.clone(), cache: BTreeMap::new() };
+    let mut ev = Events::new(root.clone(), false);
     let mut version = Tally::new("zeek ssl.log version");
     let mut cipher = Tally::new("zeek ssl.log cipher");
     let mut curve = Tally::new("zeek ssl.log curve");

@@ -3,13 +3,13 @@
 //! boundary, its segments reordered, duplicated and overlapped, and every variant must
 //! give the same fingerprints and facts as the unsplit stream.
 
-use std::fs::File;
+mod common;
+
 use std::path::Path;
 
+use common::first_flow_streams;
 use etherparse::PacketBuilder;
-use hellotap::capture::{self, Frame};
-use hellotap::decode::{self, Transport};
-use hellotap::reassembly::TcpStream;
+use hellotap::capture::Frame;
 use hellotap::record::Handshake;
 use hellotap::time::Timestamp;
 use hellotap::worker::{Worker, WorkerConfig};
@@ -18,37 +18,6 @@ const CLIENT: [u8; 4] = [198, 18, 0, 1];
 const SERVER: [u8; 4] = [198, 18, 0, 2];
 const CISN: u32 = 0xffff_ff00; // close to wrapping, on purpose
 const SISN: u32 = 1000;
-
-/// The first `max` bytes of each direction of the first TCP flow in a capture, as
-/// reassembled by the project's own stream reassembler: (client bytes, server bytes).
-fn streams(path: &Path, max: usize) -> (Vec<u8>, Vec<u8>) {
-    let mut client = None;
-    let mut bufs = [Vec::new(), Vec::new()];
-    let mut st = [TcpStream::default(), TcpStream::default()];
-    capture::read_capture(
-        File::open(path).unwrap(),
-        |f| {
-            let Ok(p) = decode::decode(f.linktype, f.data, 0) else { return true };
-            let Transport::Tcp(t) = p.transport else { return true };
-            let me = (p.src, p.sport);
-            let c = *client.get_or_insert(me);
-            if (p.dst, p.dport) != c && me != c {
-                return true; // another flow
-            }
-            let i = usize::from(me != c);
-            let buf = &mut bufs[i];
-            st[i].segment(t.seq, t.syn, p.payload, false, &mut |b| {
-                let room = max.saturating_sub(buf.len());
-                buf.extend_from_slice(&b[..b.len().min(room)]);
-            });
-            true
-        },
-        |_| {},
-    )
-    .unwrap();
-    let [c, s] = bufs;
-    (c, s)
-}
 
 fn frame(ts: i64, from_client: bool, seq: u32, syn: bool, ack: bool, payload: &[u8]) -> (Timestamp, Vec<u8>) {
     let (src, dst, sp, dp) =
@@ -106,7 +75,7 @@ fn facts(hs: &[Handshake]) -> String {
 fn chromium() -> Option<(Vec<u8>, Vec<u8>)> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/chromium-veth-split-clienthello.pcap");
     assert!(p.exists(), "the project's own capture {} is missing", p.display());
-    Some(streams(&p, 6000))
+    Some(first_flow_streams(&p, 6000))
 }
 
 #[test]

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use hellotap::output::JsonLines;
@@ -116,4 +118,63 @@ impl Tally {
         );
         assert!(stale.is_empty(), "{}: known cases that no longer occur: {stale:?}", self.name);
     }
+}
+
+/// Events per capture under a root folder, each capture replayed once.
+pub struct Events {
+    /// Where relative capture paths start.
+    pub root: PathBuf,
+    /// Compute JA4+ (JA4S, JA4X).
+    pub ja4plus: bool,
+    cache: BTreeMap<PathBuf, Vec<Value>>,
+}
+
+impl Events {
+    /// Events of captures below `root`.
+    pub fn new(root: PathBuf, ja4plus: bool) -> Self {
+        Events { root, ja4plus, cache: BTreeMap::new() }
+    }
+
+    /// The events of the capture at `rel`, or `None` when it does not exist.
+    pub fn get(&mut self, rel: &str) -> Option<&Vec<Value>> {
+        let p = self.root.join(rel);
+        if !p.exists() {
+            return None;
+        }
+        let ja4plus = self.ja4plus;
+        Some(self.cache.entry(p.clone()).or_insert_with(|| replay_file(&p, ja4plus)))
+    }
+}
+
+/// The first `max` bytes of each direction of the first TCP flow in a capture, as
+/// reassembled by the project's own stream reassembler: (client bytes, server bytes).
+pub fn first_flow_streams(path: &Path, max: usize) -> (Vec<u8>, Vec<u8>) {
+    use hellotap::decode::{self, Transport};
+    use hellotap::reassembly::TcpStream;
+    let mut client = None;
+    let mut bufs = [Vec::new(), Vec::new()];
+    let mut st = [TcpStream::default(), TcpStream::default()];
+    hellotap::capture::read_capture(
+        File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        |f| {
+            let Ok(p) = decode::decode(f.linktype, f.data, 0) else { return true };
+            let Transport::Tcp(t) = p.transport else { return true };
+            let me = (p.src, p.sport);
+            let c = *client.get_or_insert(me);
+            if (p.dst, p.dport) != c && me != c {
+                return true; // another flow
+            }
+            let i = usize::from(me != c);
+            let buf = &mut bufs[i];
+            st[i].segment(t.seq, t.syn, p.payload, false, &mut |b| {
+                let room = max.saturating_sub(buf.len());
+                buf.extend_from_slice(&b[..b.len().min(room)]);
+            });
+            true
+        },
+        |_| {},
+    )
+    .unwrap();
+    let [c, s] = bufs;
+    (c, s)
 }
