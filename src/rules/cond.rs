@@ -331,7 +331,7 @@ impl Cond {
 /// Compile context: where errors go and what lists exist.
 pub(crate) struct Ctx<'a> {
     pub file: &'a Path,
-    pub src: &'a str,
+    pub lines: &'a super::Lines,
     pub rule: Option<String>,
     pub lists: &'a HashMap<String, Arc<List>>,
     pub errors: &'a mut Vec<RuleError>,
@@ -341,7 +341,7 @@ impl Ctx<'_> {
     pub fn err(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.errors.push(RuleError {
             file: self.file.to_path_buf(),
-            line: super::line_of(self.src, span.start),
+            line: self.lines.line(span.start),
             rule: self.rule.clone(),
             message: message.into(),
         });
@@ -622,7 +622,11 @@ fn compile_transport(ctx: &mut Ctx<'_>, s: &Spanned<Strings>) -> Option<Cond> {
 
 /// Compiles a condition table; `None` when it had errors (already reported).
 pub(crate) fn compile(ctx: &mut Ctx<'_>, raw: &Spanned<RawCond>) -> Option<Cond> {
-    let r = raw.get_ref();
+    compile_at(ctx, raw.span(), raw.get_ref())
+}
+
+/// [`compile`] for a condition at `span`.
+pub(crate) fn compile_at(ctx: &mut Ctx<'_>, span: Range<usize>, r: &RawCond) -> Option<Cond> {
     let before = ctx.errors.len();
     let mut parts: Vec<Cond> = Vec::new();
     let mut push = |c: Option<Cond>| {
@@ -633,14 +637,14 @@ pub(crate) fn compile(ctx: &mut Ctx<'_>, raw: &Spanned<RawCond>) -> Option<Cond>
     if let Some(v) = &r.all {
         let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, c)).collect();
         if v.is_empty() {
-            ctx.err(raw.span(), "`all` needs at least one condition");
+            ctx.err(span.clone(), "`all` needs at least one condition");
         }
         push(Some(Cond::All(c)));
     }
     if let Some(v) = &r.any {
         let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, c)).collect();
         if v.is_empty() {
-            ctx.err(raw.span(), "`any` needs at least one condition");
+            ctx.err(span.clone(), "`any` needs at least one condition");
         }
         push(Some(Cond::Any(c)));
     }
@@ -742,7 +746,7 @@ pub(crate) fn compile(ctx: &mut Ctx<'_>, raw: &Spanned<RawCond>) -> Option<Cond>
     }
     match parts.len() {
         0 => {
-            ctx.err(raw.span(), "empty condition: name at least one field");
+            ctx.err(span.clone(), "empty condition: name at least one field");
             None
         }
         1 => parts.pop(),

@@ -237,10 +237,24 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
-/// 1-based line of a byte offset.
+/// 1-based line of a byte offset (a scan: for one-off errors).
 pub(crate) fn line_of(src: &str, offset: usize) -> Option<usize> {
     let end = offset.min(src.len());
     Some(src.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1)
+}
+
+/// Offsets of a text's line starts, for many line look-ups (a binary search each).
+pub(crate) struct Lines(Vec<usize>);
+
+impl Lines {
+    pub(crate) fn new(text: &str) -> Lines {
+        Lines(std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect())
+    }
+
+    /// 1-based line of a byte offset.
+    pub(crate) fn line(&self, offset: usize) -> Option<usize> {
+        Some(self.0.partition_point(|&s| s <= offset).max(1))
+    }
 }
 
 /// What a loaded rule set holds (what `hellotap rules check` prints).
@@ -392,7 +406,7 @@ fn valid_id(id: &str) -> Result<(), String> {
 /// One parsed rule file.
 struct Source {
     path: PathBuf,
-    text: String,
+    lines: Lines,
     raw: RawFile,
 }
 
@@ -410,7 +424,7 @@ impl Builder {
     fn err(&mut self, src: &Source, span: std::ops::Range<usize>, rule: Option<&str>, m: impl Into<String>) {
         self.errors.push(RuleError {
             file: src.path.clone(),
-            line: line_of(&src.text, span.start),
+            line: src.lines.line(span.start),
             rule: rule.map(str::to_string),
             message: m.into(),
         });
@@ -572,7 +586,7 @@ impl Builder {
     fn rule(&mut self, src: &Source, r: &Spanned<RawRule>) {
         let raw = r.get_ref();
         let id = raw.id.get_ref().as_str();
-        let line = line_of(&src.text, raw.id.span().start).unwrap_or(0);
+        let line = src.lines.line(raw.id.span().start).unwrap_or(0);
         if let Err(e) = valid_id(id) {
             return self.err(src, raw.id.span(), Some(id), e);
         }
@@ -581,12 +595,12 @@ impl Builder {
         let cond = {
             let mut ctx = Ctx {
                 file: &src.path,
-                src: &src.text,
+                lines: &src.lines,
                 rule: Some(id.to_string()),
                 lists: &self.lists,
                 errors: &mut errors,
             };
-            cond::compile(&mut ctx, &raw.when)
+            cond::compile_at(&mut ctx, raw.when.span(), raw.when.get_ref())
         };
         self.errors = errors;
         if raw.msg.trim().is_empty() {
@@ -729,7 +743,7 @@ impl Builder {
         let when = r.when.as_ref().and_then(|w| {
             let mut ctx = Ctx {
                 file: &src.path,
-                src: &src.text,
+                lines: &src.lines,
                 rule: Some(id.to_string()),
                 lists: &self.lists,
                 errors: &mut errors,
@@ -739,7 +753,7 @@ impl Builder {
         self.errors = errors;
         let idr: Arc<str> = Arc::from(id);
         let sid = r.sid.unwrap_or_else(|| derived_sid(id));
-        let line = line_of(&src.text, r.id.span().start).unwrap_or(0);
+        let line = src.lines.line(r.id.span().start).unwrap_or(0);
         if !self.claim(&src.path, line, &idr, sid) {
             return;
         }
@@ -797,7 +811,7 @@ impl RuleSet {
                 }
             };
             match toml::from_str::<RawFile>(&text) {
-                Ok(raw) => sources.push(Source { path, text, raw }),
+                Ok(raw) => sources.push(Source { path, lines: Lines::new(&text), raw }),
                 Err(e) => errors.push(RuleError {
                     line: e.span().and_then(|s| line_of(&text, s.start)),
                     file: path,

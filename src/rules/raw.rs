@@ -45,7 +45,7 @@ pub(crate) struct RawRule {
     pub rev: Option<u32>,
     #[serde(default = "yes")]
     pub enabled: bool,
-    pub when: Spanned<RawCond>,
+    pub when: Spanned<Box<RawCond>>,
 }
 
 fn yes() -> bool {

@@ -487,3 +487,12 @@ fn learner_bounds_filter_and_off_by_default() {
     assert!(off.learner().is_none());
     assert_eq!(off.summary().learner, Some(false));
 }
+
+#[test]
+fn line_index_agrees_with_a_scan() {
+    let text = "a\nbb\n\nccc\n";
+    let lines = Lines::new(text);
+    for off in 0..=text.len() + 3 {
+        assert_eq!(lines.line(off), line_of(text, off), "offset {off}");
+    }
+}
