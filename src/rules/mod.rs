@@ -47,8 +47,9 @@
 //!   offered), `cert_issuer`, `cert_subject`, `cert_san` (any SAN of the leaf),
 //!   `cert_sha1`, `cert_sha256` (any certificate of the chain). Fingerprints and digests
 //!   compare lowercase (digests without `:`); names (`sni`, `cert_san`) compare lowercase
-//!   without a trailing dot, and `suffix = "example.com"` matches `example.com` and its
-//!   subdomains at label boundaries (not `badexample.com`); DNs and ALPN compare as written.
+//!   without a trailing dot (regexes see that lowercase form), and `suffix = "example.com"`
+//!   matches `example.com` and its subdomains at label boundaries (not `badexample.com`);
+//!   DNs and ALPN compare as written. Bytes that are not UTF-8 are escaped as in events.
 //! * `client_ip`, `server_ip`: addresses and CIDR blocks (or `{ list = "name" }` of them).
 //! * `client_port`, `server_port`: `443`, `"8000-8100"`, `"1024:"`, or an array.
 //! * `transport`: `tcp`, `quic`, `dtls`.
@@ -415,7 +416,9 @@ struct Builder {
     errors: Vec<RuleError>,
     lists: HashMap<String, Arc<List>>,
     rules: Vec<Rule>,
-    ids: HashMap<Arc<str>, (PathBuf, usize)>,
+    /// Rule id → (index in `files`, line) of its first definition.
+    ids: HashMap<Arc<str>, (usize, usize)>,
+    files: Vec<PathBuf>,
     sids: HashMap<u32, Arc<str>>,
     set: RuleSet,
 }
@@ -456,8 +459,8 @@ impl Builder {
 
     /// Registers an id and sid; false (and an error) on a duplicate.
     fn claim(&mut self, file: &Path, line: usize, id: &Arc<str>, sid: u32) -> bool {
-        if let Some((f, l)) = self.ids.get(id) {
-            let m = format!("duplicate rule id (first at {}:{l})", f.display());
+        if let Some(&(f, l)) = self.ids.get(id) {
+            let m = format!("duplicate rule id (first at {}:{l})", self.files[f].display());
             self.errors.push(RuleError {
                 file: file.into(),
                 line: Some(line),
@@ -476,7 +479,10 @@ impl Builder {
             });
             return false;
         }
-        self.ids.insert(id.clone(), (file.to_path_buf(), line));
+        if self.files.last().is_none_or(|f| f != file) {
+            self.files.push(file.to_path_buf());
+        }
+        self.ids.insert(id.clone(), (self.files.len() - 1, line));
         self.sids.insert(sid, id.clone());
         true
     }
@@ -825,6 +831,7 @@ impl RuleSet {
             lists: HashMap::new(),
             rules: Vec::new(),
             ids: HashMap::new(),
+            files: Vec::new(),
             sids: HashMap::new(),
             set: RuleSet::default(),
         };

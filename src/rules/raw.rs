@@ -193,7 +193,7 @@ pub(crate) enum StrSpec {
     /// Plain values: exact matches.
     Values(Vec<String>),
     /// `{ equals = .., suffix = .., regex = .., contains = .., list = .. }`.
-    Table(StrTable),
+    Table(Box<StrTable>),
 }
 
 /// The table form of [`StrSpec`]: a value matches when any entry of any key matches.
@@ -229,7 +229,8 @@ impl<'de> Deserialize<'de> for StrSpec {
                 Ok(StrSpec::Values(strings_from_seq(seq)?))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StrSpec, A::Error> {
-                StrTable::deserialize(de::value::MapAccessDeserializer::new(map)).map(StrSpec::Table)
+                StrTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| StrSpec::Table(Box::new(t)))
             }
         }
         d.deserialize_any(V)

@@ -496,3 +496,37 @@ fn line_index_agrees_with_a_scan() {
         assert_eq!(lines.line(off), line_of(text, off), "offset {off}");
     }
 }
+
+#[test]
+fn suricata_addresses_follow_the_buffer_direction() {
+    let d = tmpdir("suri-dir");
+    std::fs::write(
+        d.join("dir.rules"),
+        concat!(
+            "alert tls 93.184.216.0/24 443 -> $HOME_NET any (msg:\"server side\"; ja3s.hash; content:\"623de93db17d313345d7ea481e7443cf\"; sid:1;)\n",
+            "alert tls $HOME_NET any -> ![93.184.216.34, 192.0.2.1] any (msg:\"not those servers\"; ja3.hash; content:\"6734f37431670b3ab4292b8f60f29984\"; sid:2;)\n",
+            "alert tls $HOME_NET [1024:, !51514] -> any 443 (msg:\"port list\"; ja3.hash; content:\"6734f374\"; startswith; sid:3;)\n",
+            "alert quic any any <> any any (msg:\"quic only\"; ja4.hash; content:\"_8daaf6152771_\"; sid:4;)\n",
+            "alert tls any any -> any any (msg:\"md5 set\"; ja3.hash; dataset:isnotset,md5s,type md5,load md5.lst; sid:5;)\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(d.join("md5.lst"), "00000000000000000000000000000000\n").unwrap();
+    std::fs::write(
+        d.join("r.toml"),
+        "[[suricata]]\npath = \"dir.rules\"\nid_prefix = \"s-\"\nvars = { HOME_NET = \"10.0.0.0/8\" }\n",
+    )
+    .unwrap();
+    let s = RuleSet::load(&[d]).unwrap_or_else(|e| panic!("{e:?}"));
+    let h = record();
+    let ids: Vec<String> = s.matches(&h).iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(ids, ["s-1", "s-5"], "JA3S rules read src as the server; ! and port lists exclude");
+    let mut other = h.clone();
+    other.server = ("198.51.100.9".parse().unwrap(), 443);
+    other.client.1 = 40000;
+    let ids: Vec<String> = s.matches(&other).iter().map(|m| m.id.to_string()).collect();
+    assert_eq!(ids, ["s-2", "s-3", "s-5"]);
+    let mut q = h.clone();
+    q.transport = Transport::Quic;
+    assert!(s.matches(&q).iter().any(|m| &*m.id == "s-4"));
+}
