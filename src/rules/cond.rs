@@ -635,21 +635,21 @@ pub(crate) fn compile_at(ctx: &mut Ctx<'_>, span: Range<usize>, r: &RawCond) -> 
         }
     };
     if let Some(v) = &r.all {
-        let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, c)).collect();
+        let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, &c.0)).collect();
         if v.is_empty() {
             ctx.err(span.clone(), "`all` needs at least one condition");
         }
         push(Some(Cond::All(c)));
     }
     if let Some(v) = &r.any {
-        let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, c)).collect();
+        let c: Vec<Cond> = v.iter().filter_map(|c| compile(ctx, &c.0)).collect();
         if v.is_empty() {
             ctx.err(span.clone(), "`any` needs at least one condition");
         }
         push(Some(Cond::Any(c)));
     }
     if let Some(n) = &r.not {
-        push(compile(ctx, n).map(|c| Cond::Not(Box::new(c))));
+        push(compile(ctx, &n.0).map(|c| Cond::Not(Box::new(c))));
     }
     let strs: [(&Option<Spanned<StrSpec>>, StrField); 20] = [
         (&r.ja3, StrField::Ja3),

@@ -128,9 +128,9 @@ fn default_learn_field() -> Spanned<String> {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCond {
-    pub all: Option<Vec<Spanned<RawCond>>>,
-    pub any: Option<Vec<Spanned<RawCond>>>,
-    pub not: Option<Box<Spanned<RawCond>>>,
+    pub all: Option<Vec<Nested>>,
+    pub any: Option<Vec<Nested>>,
+    pub not: Option<Box<Nested>>,
 
     pub ja3: Option<Spanned<StrSpec>>,
     pub ja3s: Option<Spanned<StrSpec>>,
@@ -184,6 +184,34 @@ pub(crate) struct RawCond {
 
     pub outcome: Option<Spanned<Strings>>,
     pub alert: Option<Spanned<Strings>>,
+}
+
+/// How deep `all`/`any`/`not` may nest. Deserialization recurses once per level, so the
+/// cap keeps a hostile file from exhausting the stack.
+pub const MAX_DEPTH: usize = 16;
+
+thread_local! {
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A nested condition, deserialized with a depth check.
+#[derive(Debug)]
+pub(crate) struct Nested(pub Spanned<RawCond>);
+
+impl<'de> Deserialize<'de> for Nested {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let depth = DEPTH.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        let r = if depth > MAX_DEPTH {
+            Err(de::Error::custom(format!("conditions nested deeper than {MAX_DEPTH} levels")))
+        } else {
+            Spanned::<RawCond>::deserialize(d).map(Nested)
+        };
+        DEPTH.with(|c| c.set(c.get() - 1));
+        r
+    }
 }
 
 /// Values of a string field: a string, an array of strings, or a table naming how to

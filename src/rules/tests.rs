@@ -530,3 +530,47 @@ fn suricata_addresses_follow_the_buffer_direction() {
     q.transport = Transport::Quic;
     assert!(s.matches(&q).iter().any(|m| &*m.id == "s-4"));
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let n = 5000;
+    let text = format!(
+        "[[rule]]\nid = \"d\"\nmsg = \"m\"\nwhen = {}{{ ja3 = \"x\" }}{}\n",
+        "{ not = ".repeat(n),
+        " }".repeat(n)
+    );
+    let e = set_from("deep", &text).unwrap_err();
+    assert!(!e.is_empty());
+    // Deep `any` arrays too.
+    let text = format!(
+        "[[rule]]\nid = \"d\"\nmsg = \"m\"\nwhen = {}{{ ja3 = \"x\" }}{}\n",
+        "{ any = [".repeat(100),
+        "] }".repeat(100)
+    );
+    let e = set_from("deep2", &text).unwrap_err();
+    assert!(!e.is_empty(), "{}", e[0]);
+}
+
+#[test]
+fn moderate_nesting_compiles() {
+    let n = raw::MAX_DEPTH;
+    let text = format!(
+        "[[rule]]\nid = \"d\"\nmsg = \"m\"\nwhen = {}{{ ja3 = \"x\" }}{}\n",
+        "{ not = ".repeat(n),
+        " }".repeat(n)
+    );
+    let s = set_from("nest", &text).unwrap_or_else(|e| panic!("{}", e[0]));
+    assert_eq!(
+        s.matches(&record()).len(),
+        usize::from(n % 2 == 1),
+        "ja3 = \"x\" is false; an odd number of nots makes it true"
+    );
+    let deeper = format!(
+        "[[rule]]\nid = \"d\"\nmsg = \"m\"\nwhen = {}{{ ja3 = \"x\" }}{}\n",
+        "{ not = ".repeat(n + 1),
+        " }".repeat(n + 1)
+    );
+    let e = set_from("nest2", &deeper).unwrap_err();
+    assert!(e[0].message.contains("nested deeper than 16"), "{}", e[0]);
+    assert_eq!(e[0].line, Some(4));
+}
