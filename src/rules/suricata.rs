@@ -7,8 +7,8 @@
 //! default to `any`); ports likewise (`443`, `1024:`, `[80,443]`); `->` and `<>`.
 //! Keywords: `msg`, `sid`, `rev`, `gid`, `classtype` (the category), `priority` (the
 //! severity: 1 high, 2 medium, 3 low, 4 info), `metadata`, `reference`, `target`,
-//! `requires`, `flow` (any of `established`, `to_server`, `to_client`, `from_server`,
-//! `from_client`, `not_established`-free), the buffers `ja3.hash` (`ja3_hash`),
+//! `requires`, `flow` (`established`, `to_server`, `to_client`, `from_server`,
+//! `from_client`: a handshake record satisfies them), the buffers `ja3.hash` (`ja3_hash`),
 //! `ja3s.hash` (`ja3s_hash`), `ja4.hash`, then `content` (with `!`, `nocase`,
 //! `startswith`, `endswith`, `fast_pattern`) and `dataset:isset|isnotset,NAME[, type
 //! string|md5|sha256, load FILE]` (FILE relative to the rule file, as Suricata does;
