@@ -7,7 +7,7 @@
 //!
 //! The modules follow the data: each uses only the ones before it.
 //! `time` → `capture` → `decode` → `flow` → `reassembly` → `tls` → `fingerprint` →
-//! `x509` → `record` → `session` → `worker` → `pipeline` → `output` → `replay`.
+//! `x509` → `record` → `rules` → `session` → `worker` → `pipeline` → `output` → `replay`.
 
 #![deny(missing_docs)]
 
@@ -28,6 +28,7 @@ pub mod quic;
 pub mod reassembly;
 pub mod record;
 pub mod replay;
+pub mod rules;
 pub mod session;
 pub mod sink;
 pub mod time;
