@@ -165,6 +165,14 @@ impl Default for MetricsConfig {
     }
 }
 
+/// `[rules]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Rule files or directories (`*.toml`); reloaded on SIGHUP.
+    pub paths: Vec<String>,
+}
+
 /// `[privileges]`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -191,6 +199,8 @@ pub struct Config {
     pub output: OutputConfig,
     /// `[metrics]`.
     pub metrics: MetricsConfig,
+    /// `[rules]`.
+    pub rules: RulesConfig,
     /// `[privileges]`.
     pub privileges: PrivilegesConfig,
 }
@@ -326,6 +336,7 @@ mod tests {
         cfg.capture.interfaces.clear();
         cfg.output.file.clear();
         cfg.privileges.user.clear();
+        cfg.rules.paths.clear();
         assert_eq!(cfg, Config::default(), "deploy/hellotap.toml and the defaults differ");
     }
 

@@ -26,8 +26,8 @@ use crossbeam_channel::{RecvTimeoutError, TrySendError, bounded};
 use crate::capture::Frame;
 use crate::capture::live::{LiveCapture, Next};
 use crate::config::Config;
+use crate::enrich::Enricher;
 use crate::metrics::{self, Metrics};
-use crate::output;
 use crate::pipeline::Pipeline;
 use crate::record::Handshake;
 use crate::sink::{FileSink, Sink, Sinks, StdoutSink, UnixSink};
@@ -116,6 +116,15 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
         .map_err(|e| format!("signal handler: {e}"))?;
 
+    let rule_paths: Vec<PathBuf> = cfg.rules.paths.iter().map(PathBuf::from).collect();
+    let enricher = if rule_paths.is_empty() {
+        Enricher::plain(Some(metrics.clone()))
+    } else {
+        Enricher::load(&rule_paths, Some(metrics.clone())).map_err(|errors| {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            format!("rules:\n{}", text.join("\n"))
+        })?
+    };
     let sinks = Sinks::start(sinks, cfg.output.queue, Some(metrics.clone()));
     let mut pcfg = cfg.pipeline();
     pcfg.metrics = Some(metrics.clone());
@@ -193,10 +202,13 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     drop(tx);
 
     let mut summary = DaemonSummary::default();
+    let events = std::cell::Cell::new(0u64);
+    let enricher = std::cell::RefCell::new(enricher);
     let mut emit = |h: Handshake| {
-        metrics.observe(&h);
-        sinks.send(&output::to_json(&h));
-        summary.events += 1;
+        for line in enricher.borrow_mut().lines(&h) {
+            sinks.send(&line);
+            events.set(events.get() + 1);
+        }
     };
     loop {
         if term.load(Ordering::Relaxed) {
@@ -204,6 +216,18 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
         }
         if hup.swap(false, Ordering::Relaxed) {
             sinks.reopen();
+            // Validate, then swap: a rule set that fails to load keeps the old one.
+            if !rule_paths.is_empty() {
+                match enricher.borrow_mut().reload() {
+                    Ok(s) => eprintln!("hellotap: rules reloaded: {s}"),
+                    Err(errors) => {
+                        eprintln!("hellotap: rules not reloaded; the previous set stays in force:");
+                        for e in &errors {
+                            eprintln!("hellotap:   {e}");
+                        }
+                    }
+                }
+            }
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
@@ -229,6 +253,10 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     }
     let (pstats, _) = pipe.shutdown(&mut emit);
     summary.capture_queue_drops = pstats.frames_dropped;
+    summary.events = events.get();
+    if let Err(e) = enricher.borrow().save_state() {
+        eprintln!("hellotap: cannot save the learner's state: {e}");
+    }
     sinks.close();
     if let Some(s) = server {
         s.stop();

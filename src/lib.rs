@@ -18,6 +18,7 @@ pub mod config;
 pub mod daemon;
 pub mod decode;
 pub mod dtls;
+pub mod enrich;
 pub mod explain;
 pub mod fingerprint;
 pub mod flow;

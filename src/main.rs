@@ -27,6 +27,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+enum RulesCommand {
+    /// Validate rule files and directories: errors as FILE:LINE: rule ID: message (exit 1).
+    Check {
+        /// Rule files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Read pcap/pcapng files (or directories, recursively, or - for stdin) and write one
     /// JSON line per TLS handshake.
@@ -65,6 +75,14 @@ enum Command {
         /// Distinct fingerprints per type that get their own metrics label.
         #[arg(long, default_value_t = hellotap::metrics::DEFAULT_TOP_FINGERPRINTS)]
         top_fingerprints: usize,
+        /// Rule file or directory (repeatable): matches add `rules[]` and alert events.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
+    /// Rule files.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
     },
     /// Capture live from interfaces (needs the `live` build feature and root or CAP_NET_RAW).
     Live {
@@ -89,6 +107,9 @@ enum Command {
         /// Append events to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Rule file or directory (repeatable); reloaded on SIGHUP.
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
     },
     /// Run the sensor as configured (`deploy/hellotap.toml` documents every key).
     Run {
@@ -167,7 +188,7 @@ fn run_daemon(_cfg: Config) -> anyhow::Result<ExitCode> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Live { interfaces, bpf, workers, config, ja4plus, metrics_addr, output } => {
+        Command::Live { interfaces, bpf, workers, config, ja4plus, metrics_addr, output, rules } => {
             sensor(config, |c| {
                 c.capture.interfaces = interfaces;
                 if let Some(b) = bpf {
@@ -182,6 +203,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if let Some(a) = metrics_addr {
                     c.metrics.addr = a;
                 }
+                if !rules.is_empty() {
+                    c.rules.paths = rules.iter().map(|p| p.display().to_string()).collect();
+                }
                 if let Some(o) = output {
                     c.output.file = o.display().to_string();
                     c.output.stdout = false;
@@ -189,6 +213,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run { config } => sensor(Some(config), |_| {}),
+        Command::Rules { command: RulesCommand::Check { paths } } => match hellotap::rules::check(&paths) {
+            Ok(summary) => {
+                println!("{summary}");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                for e in &errors {
+                    println!("{e}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        },
         Command::Explain { fingerprint } => match hellotap::explain::explain(&fingerprint) {
             Ok(text) => {
                 print!("{text}");
@@ -211,7 +247,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             linger,
             metrics_file,
             top_fingerprints,
+            rules,
         } => {
+            if !rules.is_empty() {
+                if let Err(errors) = hellotap::rules::check(&rules) {
+                    for e in &errors {
+                        eprintln!("hellotap: {e}");
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
             let metrics = (metrics_addr.is_some() || metrics_file.is_some())
                 .then(|| Arc::new(Metrics::new(top_fingerprints)));
             let server = match (&metrics_addr, &metrics) {
@@ -236,6 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 workers,
                 progress: !quiet,
                 metrics: metrics.clone(),
+                rules,
             };
             let mut errors = Vec::new();
             let inputs = replay::expand(&paths, &mut errors);

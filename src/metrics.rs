@@ -28,6 +28,8 @@
 //! | `hellotap_cert_checks_failed_total` | counter | `check` = expired, not_yet_valid, self_signed, name_mismatch, chain_out_of_order, missing_intermediate, weak_key, weak_signature |
 //! | `hellotap_resumption_total` | counter | `result` = attempted, accepted |
 //! | `hellotap_fingerprints_total` | counter | `type` = ja3, ja4, ja4s; `fingerprint` (first N distinct, then `other`) |
+//! | `hellotap_rule_matches_total` | counter | `rule` (ids of the loaded rule set) |
+//! | `hellotap_rule_reloads_total` | counter | `result` = ok, failed |
 //! | `hellotap_events_total` | counter | `sink` |
 //! | `hellotap_events_dropped_total` | counter | `sink` |
 //! | `hellotap_worker_queue_depth` | gauge | `worker` |
@@ -84,6 +86,10 @@ pub struct Metrics {
     pub events_dropped: IntCounterVec,
     /// Batches waiting in each worker's queue.
     pub queue_depth: IntGaugeVec,
+    /// Records each rule matched (labels pre-registered from the rule set: bounded).
+    pub rule_matches: IntCounterVec,
+    /// Rule reloads, by result (`ok`, `failed`: the old set was kept).
+    pub rule_reloads: IntCounterVec,
     top_n: usize,
     admitted: Mutex<[HashSet<String>; 3]>,
 }
@@ -211,6 +217,18 @@ impl Metrics {
                 r.register(Box::new(g.clone())).expect("unique metric");
                 g
             },
+            rule_matches: counter_vec(
+                &r,
+                "hellotap_rule_matches_total",
+                "Records a rule matched.",
+                &["rule"],
+            ),
+            rule_reloads: counter_vec(
+                &r,
+                "hellotap_rule_reloads_total",
+                "Rule set reloads (SIGHUP); failed ones keep the old set.",
+                &["result"],
+            ),
             top_n,
             admitted: Mutex::new([HashSet::new(), HashSet::new(), HashSet::new()]),
             registry: r,
@@ -241,6 +259,8 @@ impl Metrics {
         for k in crate::decode::DecodeError::KINDS {
             m.decode_errors.with_label_values(&[k]);
         }
+        m.rule_reloads.with_label_values(&["ok"]);
+        m.rule_reloads.with_label_values(&["failed"]);
         m.events.with_label_values(&["output"]);
         m.events_dropped.with_label_values(&["output"]);
         m

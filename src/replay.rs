@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::capture::{self, CaptureError};
+use crate::enrich::Enricher;
 use crate::metrics::Metrics;
 use crate::output::JsonLines;
 use crate::pipeline::{Overflow, Pipeline, PipelineConfig};
@@ -111,11 +112,19 @@ pub struct ReplayConfig {
     pub progress: bool,
     /// Metrics to update, if any.
     pub metrics: Option<Arc<Metrics>>,
+    /// Rule files or directories (empty: no rules).
+    pub rules: Vec<PathBuf>,
 }
 
 impl Default for ReplayConfig {
     fn default() -> Self {
-        ReplayConfig { worker: WorkerConfig::default(), workers: 1, progress: false, metrics: None }
+        ReplayConfig {
+            worker: WorkerConfig::default(),
+            workers: 1,
+            progress: false,
+            metrics: None,
+            rules: Vec::new(),
+        }
     }
 }
 
@@ -155,30 +164,38 @@ pub fn run<W: Write, E: Write>(
         ..PipelineConfig::default()
     });
     let metrics = cfg.metrics.as_deref();
+    let mut enricher = if cfg.rules.is_empty() {
+        Enricher::plain(cfg.metrics.clone())
+    } else {
+        Enricher::load(&cfg.rules, cfg.metrics.clone()).map_err(|errors| {
+            let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            io::Error::new(io::ErrorKind::InvalidData, text.join("\n"))
+        })?
+    };
     let show_progress = cfg.progress && io::stderr().is_terminal();
     // The record sink is shared by the reading loop and the pipeline's callbacks.
     let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
     let closed = Cell::new(false);
     let out = RefCell::new(out);
     let mut emit = |h: Handshake| {
-        if let Some(m) = metrics {
-            m.observe(&h);
-        }
-        if closed.get() {
-            if let Some(m) = metrics {
-                m.events_dropped.with_label_values(&["output"]).inc();
-            }
-            return;
-        }
-        match out.borrow_mut().write(&h) {
-            Ok(()) => {
+        // The event, then an alert per matching rule; metrics counted by the enricher.
+        for line in enricher.lines(&h) {
+            if closed.get() {
                 if let Some(m) = metrics {
-                    m.events.with_label_values(&["output"]).inc();
+                    m.events_dropped.with_label_values(&["output"]).inc();
                 }
+                continue;
             }
-            Err(e) => {
-                closed.set(true);
-                *write_err.borrow_mut() = Some(e);
+            match out.borrow_mut().write_line(&line) {
+                Ok(()) => {
+                    if let Some(m) = metrics {
+                        m.events.with_label_values(&["output"]).inc();
+                    }
+                }
+                Err(e) => {
+                    closed.set(true);
+                    *write_err.borrow_mut() = Some(e);
+                }
             }
         }
     };
@@ -225,6 +242,9 @@ pub fn run<W: Write, E: Write>(
         }
     }
     let (pstats, wstats) = pipe.finish(&mut emit);
+    if let Err(e) = enricher.save_state() {
+        writeln!(err, "hellotap: cannot save the learner's state: {e}")?;
+    }
     let out = out.into_inner();
     if let Some(e) = write_err.into_inner() {
         if e.kind() != io::ErrorKind::BrokenPipe {

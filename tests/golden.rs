@@ -135,3 +135,43 @@ fn output_is_identical_for_any_number_of_workers() {
         }
     }
 }
+
+/// The shipped rule packs plus the test rule set over the project's captures: the alert
+/// events, byte for byte (`tests/data/rules/e2e-alerts.jsonl`; bless as above).
+#[test]
+fn shipped_rules_give_golden_alert_events() {
+    use hellotap::output::JsonLines;
+    use hellotap::replay::{self, Input, ReplayConfig};
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let cfg = ReplayConfig {
+        rules: vec![PathBuf::from("rules"), PathBuf::from("tests/data/rules/e2e.toml")],
+        ..ReplayConfig::default()
+    };
+    let inputs: Vec<Input> = captures().into_iter().map(Input::File).collect();
+    let mut buf = Vec::new();
+    let mut err = Vec::new();
+    {
+        let mut out = JsonLines::new(&mut buf);
+        replay::run(&inputs, &cfg, &mut out, &mut err).unwrap();
+    }
+    let text = String::from_utf8(buf).unwrap();
+    let mut alerts = String::new();
+    let mut events_with_rules = 0;
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["event_type"] == "alert" {
+            assert!(v["alert"]["signature_id"].as_u64().is_some() && v["tls"].is_object(), "{line}");
+            alerts.push_str(line);
+            alerts.push('\n');
+        } else if v.get("rules").is_some() {
+            events_with_rules += 1;
+        }
+    }
+    assert!(events_with_rules > 10, "{events_with_rules} events carry rules[]");
+    let golden = Path::new("tests/data/rules/e2e-alerts.jsonl");
+    if std::env::var_os("HELLOTAP_BLESS").is_some() {
+        std::fs::write(golden, &alerts).unwrap();
+    }
+    let want = std::fs::read_to_string(golden).expect("golden alerts (run with HELLOTAP_BLESS=1)");
+    assert_eq!(alerts, want, "alert events changed; review and bless");
+}

@@ -133,10 +133,15 @@ fn projection(events: &str) -> Vec<String> {
 }
 
 fn start_live(ns: &Netns, metrics: &str, out: &Path) -> Kill {
+    start_live_with(ns, metrics, out, &[])
+}
+
+fn start_live_with(ns: &Netns, metrics: &str, out: &Path, extra: &[&str]) -> Kill {
     let child = Command::new("ip")
         .args(["netns", "exec", &ns.rx, env!("CARGO_BIN_EXE_hellotap"), "live", "-i", &ns.dev(true)])
         .args(["--bpf", "tcp or udp", "--metrics-addr", metrics, "--workers", "2", "-o"])
         .arg(out)
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -286,4 +291,76 @@ fn sigterm_reports_a_pending_handshake_as_shutdown() {
 
 fn nix_is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn replay_into(ns: &Netns, pcap: &Path) {
+    let o = Command::new("ip")
+        .args(["netns", "exec", &ns.tx, "tcpreplay", "-q", "-i", &ns.dev(false)])
+        .arg(pcap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn alerts_in(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event_type"] == "alert")
+        .map(|v| v["alert"]["signature"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn sighup_reloads_rules_and_keeps_the_old_set_when_the_new_one_is_broken() {
+    if !nix_is_root() || !have("tcpreplay") || !have("curl") {
+        skip_or_fail("needs root, tcpreplay and curl");
+        return;
+    }
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(format!("hellotap-live-hup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    let rule = |msg: &str| {
+        format!("[[rule]]\nid = \"t.sni\"\nmsg = \"{msg}\"\nwhen = {{ sni = \"test.hellotap.example\" }}\n")
+    };
+    std::fs::write(dir.join("rules/t.toml"), rule("first set")).unwrap();
+    let out = dir.join("live.jsonl");
+    let metrics = "127.0.0.1:19187";
+    let rules_dir = dir.join("rules");
+    let mut live = start_live_with(&ns, metrics, &out, &["--rules", rules_dir.to_str().unwrap()]);
+    let pcap = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/openssl-tls13-sni-alpn.pcap");
+    let wait_for = |n: usize| {
+        let t0 = Instant::now();
+        while alerts_in(&out).len() < n && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        alerts_in(&out)
+    };
+    replay_into(&ns, &pcap);
+    assert_eq!(wait_for(1), vec!["first set"]);
+
+    // A new set takes effect on SIGHUP.
+    std::fs::write(dir.join("rules/t.toml"), rule("second set")).unwrap();
+    sh(&format!("kill -HUP {}", live.0.id()));
+    std::thread::sleep(Duration::from_millis(500));
+    replay_into(&ns, &pcap);
+    assert_eq!(wait_for(2), vec!["first set", "second set"]);
+
+    // A broken set is refused: the second set stays in force, and the metric says so.
+    std::fs::write(dir.join("rules/t.toml"), "[[rule]]\nid = \"broken\"\nwhen = { nonsense = 1 }\n").unwrap();
+    sh(&format!("kill -HUP {}", live.0.id()));
+    std::thread::sleep(Duration::from_millis(500));
+    replay_into(&ns, &pcap);
+    assert_eq!(wait_for(3), vec!["first set", "second set", "second set"]);
+    let m = scrape(&ns, metrics);
+    assert_eq!(metric(&m, "hellotap_rule_reloads_total{result=\"failed\"}"), 1);
+    assert_eq!(metric(&m, "hellotap_rule_reloads_total{result=\"ok\"}"), 1);
+    assert_eq!(sigterm_and_wait(&mut live), 0);
+    let mut stderr = String::new();
+    use std::io::Read;
+    live.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("rules not reloaded") && stderr.contains("t.toml"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,6 +33,7 @@ use crate::fingerprint::Transport;
 use crate::fingerprint::ja3::Ja3;
 use crate::fingerprint::no_grease;
 use crate::record::{Cert, Handshake};
+use crate::rules::{Label, Match};
 use crate::tls::names;
 
 /// Bytes as text: valid UTF-8 unchanged, each invalid byte as `\xNN`.
@@ -282,6 +283,47 @@ struct TlsOut<'a> {
     outcome: &'static str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     anomalies: &'a [String],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    labels: Vec<LabelOut<'a>>,
+}
+
+#[derive(Serialize)]
+struct RuleOut<'a> {
+    id: &'a str,
+    sid: u32,
+    severity: &'static str,
+    msg: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    category: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
+}
+
+#[derive(Serialize)]
+struct LabelOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    application: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    library: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    os: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct AlertOut2<'a> {
+    action: &'static str,
+    gid: u32,
+    signature_id: u32,
+    rev: u32,
+    signature: &'a str,
+    category: &'a str,
+    severity: u8,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    tags: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -298,7 +340,11 @@ struct EventOut<'a> {
     dest_ip: String,
     dest_port: u16,
     proto: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alert: Option<AlertOut2<'a>>,
     tls: TlsOut<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rules: Vec<RuleOut<'a>>,
 }
 
 fn tls_out(h: &Handshake) -> TlsOut<'_> {
@@ -441,19 +487,73 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
             .collect(),
         outcome: h.outcome.as_str(),
         anomalies: &h.anomalies,
+        labels: Vec::new(),
     }
 }
 
 /// Serialises a record as one JSON line (without the newline).
 pub fn to_json(h: &Handshake) -> String {
-    let ev = EventOut {
+    to_json_enriched(h, &[], &[])
+}
+
+/// Serialises a record with the rules that matched it (`rules[]`) and its labels
+/// (`tls.labels[]`).
+pub fn to_json_enriched(h: &Handshake, matches: &[Match], labels: &[Label]) -> String {
+    let mut ev = event(h, None);
+    ev.rules = matches
+        .iter()
+        .map(|m| RuleOut {
+            id: &m.id,
+            sid: m.sid,
+            severity: m.severity.as_str(),
+            msg: &m.msg,
+            category: &m.category,
+            tags: &m.tags,
+        })
+        .collect();
+    ev.tls.labels = labels
+        .iter()
+        .map(|l| LabelOut {
+            application: l.application.as_deref(),
+            library: l.library.as_deref(),
+            device: l.device.as_deref(),
+            os: l.os.as_deref(),
+            notes: l.notes.as_deref(),
+        })
+        .collect();
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_string(&ev).unwrap_or_default()
+}
+
+/// An `event_type: "alert"` record for a rule that matched, in Suricata EVE's alert shape,
+/// with the flow and the `tls` object of the handshake.
+pub fn alert_json(h: &Handshake, m: &Match) -> String {
+    let ev = event(
+        h,
+        Some(AlertOut2 {
+            action: "allowed",
+            gid: 1,
+            signature_id: m.sid,
+            rev: m.rev,
+            signature: &m.msg,
+            category: &m.category,
+            severity: m.severity.eve(),
+            tags: &m.tags,
+        }),
+    );
+    serde_json::to_string(&ev).unwrap_or_default()
+}
+
+fn event<'a>(h: &'a Handshake, alert: Option<AlertOut2<'a>>) -> EventOut<'a> {
+    EventOut {
         timestamp: h.timestamp.to_string(),
         flow_id: h.flow_id,
         pcap_filename: h.pcap_filename.as_deref(),
-        event_type: match h.transport {
-            Transport::Tcp => "tls",
-            Transport::Quic => "quic",
-            Transport::Dtls => "dtls",
+        event_type: match (alert.is_some(), h.transport) {
+            (true, _) => "alert",
+            (false, Transport::Tcp) => "tls",
+            (false, Transport::Quic) => "quic",
+            (false, Transport::Dtls) => "dtls",
         },
         vlan: &h.vlans,
         src_ip: h.client.0.to_string(),
@@ -464,10 +564,10 @@ pub fn to_json(h: &Handshake) -> String {
             Transport::Tcp => "TCP",
             _ => "UDP",
         },
+        alert,
         tls: tls_out(h),
-    };
-    // Serialising plain strings and numbers cannot fail.
-    serde_json::to_string(&ev).unwrap_or_default()
+        rules: Vec::new(),
+    }
 }
 
 /// Writes events as JSON Lines to any writer.
@@ -485,7 +585,11 @@ impl<W: Write> JsonLines<W> {
 
     /// Writes one event line.
     pub fn write(&mut self, h: &Handshake) -> io::Result<()> {
-        let line = to_json(h);
+        self.write_line(&to_json(h))
+    }
+
+    /// Writes one prepared line (an event or an alert).
+    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
         self.out.write_all(line.as_bytes())?;
         self.out.write_all(b"\n")?;
         self.written += 1;

@@ -38,6 +38,7 @@ pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
         workers,
         progress: false,
         metrics: None,
+        rules: Vec::new(),
     };
     let mut buf = Vec::new();
     let mut err = Vec::new();
