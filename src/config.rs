@@ -132,6 +132,18 @@ pub struct OutputConfig {
     pub unix_socket: String,
     /// Events queued per sink before new ones are dropped (counted).
     pub queue: usize,
+    /// Publish events to this NATS server's JetStream ("" for none):
+    /// `nats://[user:password@]host[:port]`.
+    pub nats_url: String,
+    /// Subject of each event; `{sensor}` and `{event_type}` are filled in.
+    pub nats_subject: String,
+    /// JetStream stream the events go to; created (for the template's subjects) if missing.
+    pub nats_stream: String,
+    /// Events held until the server acknowledges them (while it is unreachable, too);
+    /// beyond it the newest are dropped (counted).
+    pub nats_buffer: usize,
+    /// The sensor's name in every NATS event, subject and message id ("" for the host name).
+    pub sensor_name: String,
 }
 
 impl Default for OutputConfig {
@@ -142,6 +154,11 @@ impl Default for OutputConfig {
             rotate_bytes: 0,
             unix_socket: String::new(),
             queue: 65536,
+            nats_url: String::new(),
+            nats_subject: crate::nats::DEFAULT_SUBJECT.into(),
+            nats_stream: crate::nats::DEFAULT_STREAM.into(),
+            nats_buffer: crate::nats::DEFAULT_BUFFER,
+            sensor_name: String::new(),
         }
     }
 }
@@ -267,6 +284,25 @@ impl Config {
         if self.output.queue == 0 {
             return bad("output.queue", "must be at least 1");
         }
+        if !self.output.nats_url.is_empty() {
+            if let Err(e) = crate::nats::NatsUrl::parse(&self.output.nats_url) {
+                return bad("output.nats_url", &e);
+            }
+        }
+        if let Err(e) = crate::nats::check_subject_template(&self.output.nats_subject) {
+            return bad("output.nats_subject", &e);
+        }
+        if let Err(e) = crate::nats::check_stream_name(&self.output.nats_stream) {
+            return bad("output.nats_stream", &e);
+        }
+        if self.output.nats_buffer == 0 {
+            return bad("output.nats_buffer", "must be at least 1");
+        }
+        if !self.output.sensor_name.is_empty() {
+            if let Err(e) = crate::nats::check_sensor_name(&self.output.sensor_name) {
+                return bad("output.sensor_name", &e);
+            }
+        }
         if !self.metrics.addr.is_empty() && self.metrics.addr.parse::<std::net::SocketAddr>().is_err() {
             return bad("metrics.addr", "must be an IP address and port, like 127.0.0.1:9184");
         }
@@ -335,6 +371,7 @@ mod tests {
         let mut cfg = Config::parse(&uncommented).unwrap();
         cfg.capture.interfaces.clear();
         cfg.output.file.clear();
+        cfg.output.nats_url.clear();
         cfg.privileges.user.clear();
         cfg.rules.paths.clear();
         assert_eq!(cfg, Config::default(), "deploy/hellotap.toml and the defaults differ");
@@ -348,6 +385,12 @@ mod tests {
         assert!(e.contains("line 2"), "{e}");
         let e = Config::parse("[metrics]\naddr = \"localhost\"\n").unwrap_err();
         assert!(e.contains("metrics.addr"), "{e}");
+        let e = Config::parse("[output]\nnats_subject = \"a.{host}\"\n").unwrap_err();
+        assert!(e.contains("output.nats_subject"), "{e}");
+        let e = Config::parse("[output]\nsensor_name = \"a.b\"\n").unwrap_err();
+        assert!(e.contains("output.sensor_name"), "{e}");
+        let e = Config::parse("[output]\nnats_url = \"tls://x\"\n").unwrap_err();
+        assert!(e.contains("output.nats_url"), "{e}");
         let e = Config::parse("[nope]\n").unwrap_err();
         assert!(e.contains("nope"), "{e}");
     }

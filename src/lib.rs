@@ -23,6 +23,7 @@ pub mod explain;
 pub mod fingerprint;
 pub mod flow;
 pub mod metrics;
+pub mod nats;
 pub mod output;
 pub mod pipeline;
 pub mod quic;
