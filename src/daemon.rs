@@ -104,6 +104,12 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     if !cfg.output.unix_socket.is_empty() {
         sinks.push(Box::new(UnixSink::new(PathBuf::from(&cfg.output.unix_socket))));
     }
+    if let Some(c) = crate::nats::NatsConfig::from_output(&cfg.output) {
+        c.validate().map_err(|e| format!("output.nats_url: {e}"))?;
+        let url = c.url.clone();
+        let sink = crate::nats::NatsSink::new(c).map_err(|e| format!("NATS {url}: {e}"))?;
+        sinks.push(Box::new(sink.with_metrics(metrics.clone())));
+    }
     if !cfg.privileges.user.is_empty() {
         drop_privileges(&cfg.privileges.user)?;
     }

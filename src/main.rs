@@ -78,6 +78,12 @@ enum Command {
         /// Rule file or directory (repeatable): matches add `rules[]` and alert events.
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// Also publish events to NATS JetStream (e.g. nats://127.0.0.1:4222).
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
+        /// The sensor name in NATS subjects and events [default: the host name].
+        #[arg(long)]
+        sensor: Option<String>,
     },
     /// Rule files.
     Rules {
@@ -110,6 +116,12 @@ enum Command {
         /// Rule file or directory (repeatable); reloaded on SIGHUP.
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// Also publish events to NATS JetStream (e.g. nats://127.0.0.1:4222).
+        #[arg(long, value_name = "URL")]
+        nats: Option<String>,
+        /// The sensor name in NATS subjects and events [default: the host name].
+        #[arg(long)]
+        sensor: Option<String>,
     },
     /// Run the sensor as configured (`deploy/hellotap.toml` documents every key).
     Run {
@@ -145,7 +157,7 @@ fn main() -> ExitCode {
 }
 
 /// `live` and `run`: build the configuration, then run the daemon.
-fn sensor(cfg_path: Option<PathBuf>, edit: impl FnOnce(&mut Config)) -> anyhow::Result<ExitCode> {
+fn start_sensor(cfg_path: Option<PathBuf>, edit: impl FnOnce(&mut Config)) -> anyhow::Result<ExitCode> {
     let mut cfg = match &cfg_path {
         Some(p) => match Config::load(p) {
             Ok(c) => c,
@@ -188,31 +200,46 @@ fn run_daemon(_cfg: Config) -> anyhow::Result<ExitCode> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Live { interfaces, bpf, workers, config, ja4plus, metrics_addr, output, rules } => {
-            sensor(config, |c| {
-                c.capture.interfaces = interfaces;
-                if let Some(b) = bpf {
-                    c.capture.bpf = b;
-                }
-                if let Some(w) = workers {
-                    c.pipeline.workers = w;
-                }
-                if ja4plus {
-                    c.fingerprints.ja4plus = true;
-                }
-                if let Some(a) = metrics_addr {
-                    c.metrics.addr = a;
-                }
-                if !rules.is_empty() {
-                    c.rules.paths = rules.iter().map(|p| p.display().to_string()).collect();
-                }
-                if let Some(o) = output {
-                    c.output.file = o.display().to_string();
-                    c.output.stdout = false;
-                }
-            })
-        }
-        Command::Run { config } => sensor(Some(config), |_| {}),
+        Command::Live {
+            interfaces,
+            bpf,
+            workers,
+            config,
+            ja4plus,
+            metrics_addr,
+            output,
+            rules,
+            nats,
+            sensor,
+        } => start_sensor(config, |c| {
+            c.capture.interfaces = interfaces;
+            if let Some(b) = bpf {
+                c.capture.bpf = b;
+            }
+            if let Some(w) = workers {
+                c.pipeline.workers = w;
+            }
+            if ja4plus {
+                c.fingerprints.ja4plus = true;
+            }
+            if let Some(a) = metrics_addr {
+                c.metrics.addr = a;
+            }
+            if let Some(u) = nats {
+                c.output.nats_url = u;
+            }
+            if let Some(s) = sensor {
+                c.output.sensor_name = s;
+            }
+            if !rules.is_empty() {
+                c.rules.paths = rules.iter().map(|p| p.display().to_string()).collect();
+            }
+            if let Some(o) = output {
+                c.output.file = o.display().to_string();
+                c.output.stdout = false;
+            }
+        }),
+        Command::Run { config } => start_sensor(Some(config), |_| {}),
         Command::Rules { command: RulesCommand::Check { paths } } => match hellotap::rules::check(&paths) {
             Ok(summary) => {
                 println!("{summary}");
@@ -248,7 +275,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics_file,
             top_fingerprints,
             rules,
+            nats,
+            sensor,
         } => {
+            let nats = match nats {
+                Some(url) => {
+                    let name = sensor.unwrap_or_else(hellotap::nats::default_sensor_name);
+                    let c = hellotap::nats::NatsConfig::new(&url, &name);
+                    if let Err(e) = c.validate() {
+                        eprintln!("hellotap: --nats: {e}");
+                        return Ok(ExitCode::from(2));
+                    }
+                    Some(c)
+                }
+                None => None,
+            };
             if !rules.is_empty() {
                 if let Err(errors) = hellotap::rules::check(&rules) {
                     for e in &errors {
@@ -282,6 +323,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 progress: !quiet,
                 metrics: metrics.clone(),
                 rules,
+                nats,
             };
             let mut errors = Vec::new();
             let inputs = replay::expand(&paths, &mut errors);
@@ -299,6 +341,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !quiet {
                 writeln!(err, "{}", summary.line())?;
             }
+            let mut nats_lost = false;
+            if let Some(c) = &summary.nats {
+                writeln!(
+                    err,
+                    "hellotap: nats: {} published, {} acknowledged ({} duplicates), {} lost",
+                    c.accepted,
+                    c.acked,
+                    c.duplicates,
+                    c.lost()
+                )?;
+                nats_lost = c.lost() > 0;
+            }
             if let (Some(path), Some(m)) = (&metrics_file, &metrics) {
                 m.write_textfile(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             }
@@ -314,6 +368,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     wait_for_termination()?;
                 }
                 s.stop();
+            }
+            if nats_lost {
+                return Ok(ExitCode::from(1));
             }
             let bad = !errors.is_empty() || summary.bad_inputs > 0;
             Ok(if bad { ExitCode::from(2) } else { ExitCode::SUCCESS })

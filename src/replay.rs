@@ -15,9 +15,11 @@ use std::time::Instant;
 use crate::capture::{self, CaptureError};
 use crate::enrich::Enricher;
 use crate::metrics::Metrics;
+use crate::nats::NatsSink;
 use crate::output::JsonLines;
 use crate::pipeline::{Overflow, Pipeline, PipelineConfig};
 use crate::record::Handshake;
+use crate::sink::Sink;
 use crate::worker::{WorkerConfig, WorkerStats};
 
 /// One input to replay.
@@ -114,6 +116,9 @@ pub struct ReplayConfig {
     pub metrics: Option<Arc<Metrics>>,
     /// Rule files or directories (empty: no rules).
     pub rules: Vec<PathBuf>,
+    /// Also publish every line to NATS JetStream (replay waits for room: lossless while
+    /// the server is up; what could not be delivered is counted in the summary).
+    pub nats: Option<crate::nats::NatsConfig>,
 }
 
 impl Default for ReplayConfig {
@@ -124,6 +129,7 @@ impl Default for ReplayConfig {
             progress: false,
             metrics: None,
             rules: Vec::new(),
+            nats: None,
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct ReplaySummary {
     pub output_closed: bool,
     /// Batches dropped by a full worker queue (never in replay, which waits).
     pub batches_dropped: u64,
+    /// What the NATS sink delivered and lost, when one was used.
+    pub nats: Option<crate::nats::NatsCounters>,
 }
 
 /// Replays `inputs`, writing events to `out` and one line per bad input to `err`.
@@ -172,6 +180,16 @@ pub fn run<W: Write, E: Write>(
             io::Error::new(io::ErrorKind::InvalidData, text.join("\n"))
         })?
     };
+    let mut nats = match &cfg.nats {
+        Some(c) => {
+            let sink = NatsSink::new(c.clone()).map_err(io::Error::other)?;
+            Some(match &cfg.metrics {
+                Some(m) => sink.with_metrics(m.clone()),
+                None => sink,
+            })
+        }
+        None => None,
+    };
     let show_progress = cfg.progress && io::stderr().is_terminal();
     // The record sink is shared by the reading loop and the pipeline's callbacks.
     let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
@@ -180,6 +198,10 @@ pub fn run<W: Write, E: Write>(
     let mut emit = |h: Handshake| {
         // The event, then an alert per matching rule; metrics counted by the enricher.
         for line in enricher.lines(&h) {
+            if let Some(n) = nats.as_mut() {
+                // Refused only when the server stays away past the buffer: counted below.
+                let _ = n.write_line(&line);
+            }
             if closed.get() {
                 if let Some(m) = metrics {
                     m.events_dropped.with_label_values(&["output"]).inc();
@@ -244,6 +266,9 @@ pub fn run<W: Write, E: Write>(
     let (pstats, wstats) = pipe.finish(&mut emit);
     if let Err(e) = enricher.save_state() {
         writeln!(err, "hellotap: cannot save the learner's state: {e}")?;
+    }
+    if let Some(n) = nats {
+        summary.nats = Some(n.close());
     }
     let out = out.into_inner();
     if let Some(e) = write_err.into_inner() {

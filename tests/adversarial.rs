@@ -75,7 +75,14 @@ const C: [u8; 4] = [198, 18, 0, 1];
 const S: [u8; 4] = [198, 18, 0, 2];
 
 fn run(path: &Path, cfg: WorkerConfig) -> (Vec<Value>, ReplaySummary) {
-    let rc = ReplayConfig { worker: cfg, workers: 1, progress: false, metrics: None, rules: Vec::new() };
+    let rc = ReplayConfig {
+        worker: cfg,
+        workers: 1,
+        progress: false,
+        metrics: None,
+        rules: Vec::new(),
+        nats: None,
+    };
     let mut buf = Vec::new();
     let mut err = Vec::new();
     let summary = {

@@ -39,6 +39,7 @@ pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
         progress: false,
         metrics: None,
         rules: Vec::new(),
+        nats: None,
     };
     let mut buf = Vec::new();
     let mut err = Vec::new();
