@@ -284,6 +284,15 @@ def cmd_summary(a, _rest):
             w(f"  tshark / hellotap-w1    = {t / h1['median']:6.1f}x wall   (target >= 100x); "
               f"{ts['tshark']['cpu_mean'] / h1['cpu_mean']:.1f}x CPU time")
             w(f"  tshark / best hellotap  = {t / best['median']:6.1f}x")
+        paired = [r for r in hs.values() if isinstance(r, dict)]
+        if all(r["tool"] == "interleaved loop" and r["runs"] == td["runs"] for r in paired):
+            # Interleaved rounds: ratios of runs of the same round, which saw the same load.
+            w("  paired per round (median of the per-round ratios):")
+            for label, r in hs.items():
+                if isinstance(r, dict) and label.startswith("hellotap"):
+                    q = statistics.median(a / b for a, b in zip(r["times"], td["times"]))
+                    sp = statistics.median(a / b for a, b in zip(h1["times"], r["times"]))
+                    w(f"    {label:<14} / tcpdump = {q:6.2f}x; speed-up over 1 worker {sp:.2f}x")
         w("\nScaling (handshakes capture):")
         w(f"  {'workers':<10}{'median s':>10}{'Mpkt/s':>10}{'speed-up vs 1':>15}")
         for label, r in hs.items():

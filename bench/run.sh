@@ -137,8 +137,12 @@ cat "$rd/hellotap-coverage.log" >&2
 if [[ -z ${SKIP_TSHARK:-} ]]; then
     say "tshark JA3 extraction on $hs: $tshark_runs run(s)"
     # The command of the issue, plus the stream and client address/port (for the coverage
-    # match); the extra fields cost nothing next to the dissection.
-    tcmd="tshark -r $hs -Y tls.handshake.type==1 -T fields -e tcp.stream -e ip.src -e ipv6.src"
+    # match; the extra fields cost nothing next to the dissection) and, as in
+    # pcaps/README.md, TLS forced on 8443: tshark has no TLS dissector registered on 8443
+    # and tries a port-registered dissector on the client port before its TLS heuristic,
+    # so a client port like 34980 (EtherCAT) or 44321 (PCP) would hide the ClientHello.
+    tcmd="tshark -r $hs -d tcp.port==8443,tls -Y tls.handshake.type==1 -T fields"
+    tcmd+=" -e tcp.stream -e ip.src -e ipv6.src"
     tcmd+=" -e tcp.srcport -e tls.handshake.ja3 >$rd/tshark.tsv 2>$rd/tshark.err"
     h timing --name tshark --capture "$hs" --packets "$hs_pk" --runs "$tshark_runs" --warmup 0 \
         --tool "$timer" -- tshark "$tcmd"
