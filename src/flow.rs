@@ -98,12 +98,20 @@ pub enum FlowEnd {
     EndOfInput,
     /// A new connection reused its 5-tuple.
     Reused,
+    /// The table was full: the oldest flow made room for a new one.
+    Evicted,
 }
 
 impl FlowEnd {
     /// Every reason, in label order.
-    pub const ALL: [FlowEnd; 5] =
-        [FlowEnd::Fin, FlowEnd::Rst, FlowEnd::Timeout, FlowEnd::EndOfInput, FlowEnd::Reused];
+    pub const ALL: [FlowEnd; 6] = [
+        FlowEnd::Fin,
+        FlowEnd::Rst,
+        FlowEnd::Timeout,
+        FlowEnd::EndOfInput,
+        FlowEnd::Reused,
+        FlowEnd::Evicted,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -113,6 +121,7 @@ impl FlowEnd {
             FlowEnd::Timeout => "timeout",
             FlowEnd::EndOfInput => "end_of_input",
             FlowEnd::Reused => "reused",
+            FlowEnd::Evicted => "evicted",
         }
     }
 }

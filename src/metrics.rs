@@ -15,7 +15,7 @@
 //! | `hellotap_decode_errors_total` | counter | `kind` (truncated, not_ip, unsupported_linktype, ...) |
 //! | `hellotap_flows_active` | gauge | |
 //! | `hellotap_flows_created_total` | counter | |
-//! | `hellotap_flows_ended_total` | counter | `reason` = fin, rst, timeout, end_of_input, reused |
+//! | `hellotap_flows_ended_total` | counter | `reason` = fin, rst, timeout, end_of_input, reused, evicted |
 //! | `hellotap_flow_table_full_total` | counter | (new flows not tracked: table at its cap) |
 //! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, overlap_conflict, out_of_order, ooo_dropped, truncated |
 //! | `hellotap_reassembly_buffered_bytes` | gauge | |

@@ -9,6 +9,7 @@
 //! (the pipeline ticks every worker once per second of packet time), whichever is first;
 //! either way it ends the same, so results never depend on how flows were sharded.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -55,8 +56,9 @@ impl WorkerConfig {
     /// Seconds a flow may stay idle: short once closed or final, long while pending.
     fn timeout_of(&self, flow: &Flow) -> u64 {
         match &flow.session {
-            _ if flow.closed => self.closed_timeout_secs.min(self.idle_timeout_secs),
-            None => self.closed_timeout_secs.min(self.idle_timeout_secs),
+            _ if flow.closed || flow.done => self.closed_timeout_secs.min(self.idle_timeout_secs),
+            // A connection that has carried no byte yet (a SYN): as a pending hello.
+            None => self.pending_timeout_secs.min(self.idle_timeout_secs),
             Some(s) if s.facts.client_hello.is_some() && s.facts.server_hello.is_none() => {
                 self.pending_timeout_secs.min(self.idle_timeout_secs)
             }
@@ -97,7 +99,7 @@ pub struct WorkerStats {
     /// Flows not tracked because the table was full.
     pub flows_rejected: u64,
     /// Flows ended, indexed by [`FlowEnd`] as usize.
-    pub flows_ended: [u64; 5],
+    pub flows_ended: [u64; 6],
     /// Handshake records emitted.
     pub handshakes: u64,
     /// Packets for flows whose handshake was already final (one lookup each).
@@ -161,7 +163,10 @@ struct Flow {
     first_seen: Timestamp,
     last_seen: Timestamp,
     streams: [TcpStream; 2],
+    /// The TLS view, created with the first payload byte; taken when the facts are final.
     session: Option<Box<TlsSession>>,
+    /// The handshake's facts are final (a tombstone: later packets cost one lookup).
+    done: bool,
     fin: [bool; 2],
     closed: bool,
     /// ISN of the client's SYN, to tell a retransmitted SYN from port reuse.
@@ -175,6 +180,9 @@ pub struct Worker {
     cfg: WorkerConfig,
     flows: HashMap<FlowKey, Flow, ahash::RandomState>,
     now: Timestamp,
+    /// Flows in the order they were created (lazily pruned), for oldest-first eviction.
+    order: VecDeque<(FlowKey, Timestamp)>,
+    last_pressure_sweep: Option<Timestamp>,
     pcap_filename: Option<Arc<str>>,
     /// Counters.
     pub stats: WorkerStats,
@@ -191,6 +199,8 @@ impl Worker {
             cfg,
             flows: HashMap::with_hasher(ahash::RandomState::new()),
             now: Timestamp::default(),
+            order: VecDeque::new(),
+            last_pressure_sweep: None,
             pcap_filename: None,
             stats: WorkerStats::default(),
             published: WorkerStats::default(),
@@ -294,9 +304,8 @@ impl Worker {
             let idle = old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts;
             // Port reuse: a SYN after the connection closed (FIN/RST), or a SYN with a new
             // ISN once its handshake is final, starts a new flow.
-            let reused = tcp.syn
-                && !tcp.ack_flag
-                && (old.closed || (old.session.is_none() && old.syn_seq != Some(tcp.seq)));
+            let reused =
+                tcp.syn && !tcp.ack_flag && (old.closed || (old.done && old.syn_seq != Some(tcp.seq)));
             if idle || reused {
                 let reason = if idle { FlowEnd::Timeout } else { FlowEnd::Reused };
                 if let Some(old) = self.flows.remove(&key) {
@@ -312,7 +321,9 @@ impl Worker {
             if !self.make_room(out) {
                 return;
             }
-            self.insert_flow(key, ts, TlsSession::new(self.cfg.session));
+            // The TLS session is created with the first byte of payload: a SYN flood costs
+            // a flow entry each, not a session.
+            self.insert_flow(key, ts, None);
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
         flow.last_seen = ts;
@@ -328,14 +339,16 @@ impl Worker {
             flow.closed = true;
             flow.end_reason = Some(if tcp.rst { FlowEnd::Rst } else { FlowEnd::Fin });
         }
-        let Some(session) = flow.session.as_mut() else {
+        if flow.done {
             self.stats.packets_after_final += 1;
             return;
-        };
+        }
+        let limits = self.cfg.session;
+        let slot = &mut flow.session;
         let stream = &mut flow.streams[i];
         let before = stream.stats;
         stream.segment(tcp.seq, tcp.syn, p.payload, p.payload_missing > 0, &mut |bytes| {
-            session.data(dir, ts, bytes)
+            slot.get_or_insert_with(|| Box::new(TlsSession::new(limits))).data(dir, ts, bytes)
         });
         let after = stream.stats;
         self.stats.tcp_retransmitted += after.retransmitted - before.retransmitted;
@@ -345,9 +358,10 @@ impl Worker {
         self.stats.tcp_overlaps += after.overlaps - before.overlaps;
         self.stats.tcp_overlap_conflicts += after.overlap_conflicts - before.overlap_conflicts;
 
-        let final_now = session.is_final() || session.is_hopeless();
+        let final_now = flow.session.as_ref().is_some_and(|s| s.is_final() || s.is_hopeless());
         if final_now || ended {
-            let outcome = session.end_outcome(tcp.rst, false);
+            let outcome =
+                flow.session.as_ref().map_or(Outcome::Incomplete, |s| s.end_outcome(tcp.rst, false));
             Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
         }
     }
@@ -379,11 +393,11 @@ impl Worker {
             if !self.make_room(out) {
                 return;
             }
-            self.insert_flow(key, ts, session);
+            self.insert_flow(key, ts, Some(session));
         }
         let Some(flow) = self.flows.get_mut(&key) else { return };
         flow.last_seen = ts;
-        let Some(session) = flow.session.as_mut() else {
+        let Some(session) = flow.session.as_mut().filter(|_| !flow.done) else {
             self.stats.packets_after_final += 1;
             return;
         };
@@ -403,26 +417,54 @@ impl Worker {
 
     /// Makes room for a new flow when the table is at its cap: sweeps idle flows; false
     /// (counted) when there is still none.
+    /// Makes room for a new flow when the table is at its cap. Under pressure it first
+    /// ends idle flows (a full sweep, at most once per second of packet time, so a flood
+    /// cannot make every packet walk the table), then evicts the oldest flows (first seen
+    /// first), reporting what they had (outcome per their state) and counting them.
     fn make_room(&mut self, out: &mut dyn FnMut(Handshake)) -> bool {
-        if self.flows.len() >= self.cfg.max_flows {
+        if self.flows.len() < self.cfg.max_flows {
+            return true;
+        }
+        if self.last_pressure_sweep.is_none_or(|t| self.now.as_secs() > t.as_secs()) {
+            self.last_pressure_sweep = Some(self.now);
             self.sweep(out);
-            if self.flows.len() >= self.cfg.max_flows {
+        }
+        while self.flows.len() >= self.cfg.max_flows {
+            let Some((key, first_seen)) = self.order.pop_front() else {
                 self.stats.flows_rejected += 1;
                 return false;
+            };
+            // Entries of flows already gone (or replaced by a newer flow on the same key)
+            // are skipped: the queue is pruned lazily.
+            if self.flows.get(&key).is_some_and(|f| f.first_seen == first_seen) {
+                if let Some(flow) = self.flows.remove(&key) {
+                    self.end_flow(key, flow, FlowEnd::Evicted, out);
+                }
             }
         }
         true
     }
 
-    fn insert_flow(&mut self, key: FlowKey, ts: Timestamp, session: TlsSession) {
+    fn insert_flow(&mut self, key: FlowKey, ts: Timestamp, session: Option<TlsSession>) {
         self.stats.flows_created += 1;
+        self.order.push_back((key, ts));
+        // The queue holds stale entries of flows that ended; rebuild it from the table
+        // when they outnumber the live ones (amortised O(1) per flow).
+        if self.order.len() > 2 * self.flows.len().max(1024) {
+            let mut live: Vec<(FlowKey, Timestamp)> =
+                self.flows.iter().map(|(k, f)| (*k, f.first_seen)).collect();
+            live.push((key, ts));
+            live.sort_by_key(|(k, t)| (*t, k.flow_id(*t)));
+            self.order = live.into();
+        }
         self.flows.insert(
             key,
             Flow {
                 first_seen: ts,
                 last_seen: ts,
                 streams: [TcpStream::new(self.cfg.stream), TcpStream::new(self.cfg.stream)],
-                session: Some(Box::new(session)),
+                session: session.map(Box::new),
+                done: false,
                 fin: [false; 2],
                 closed: false,
                 syn_seq: None,
@@ -441,6 +483,7 @@ impl Worker {
         outcome: Outcome,
         out: &mut dyn FnMut(Handshake),
     ) {
+        flow.done = true;
         let Some(session) = flow.session.take() else { return };
         flow.streams[0].release();
         flow.streams[1].release();
@@ -485,6 +528,7 @@ impl Worker {
     /// Ends every flow because the sensor stops: handshakes whose facts are not final are
     /// reported with outcome `shutdown`.
     pub fn shutdown(&mut self, out: &mut dyn FnMut(Handshake)) {
+        self.order.clear();
         let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
         all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, mut flow) in all {
@@ -506,6 +550,7 @@ impl Worker {
     /// Ends every flow (end of input), emitting what each had.
     pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
         // Emit in first-seen order so output does not depend on the table's random seed.
+        self.order.clear();
         let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
         all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in all {

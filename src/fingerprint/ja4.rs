@@ -100,17 +100,28 @@ pub fn alpn_chars(value: Option<&[u8]>) -> String {
     }
 }
 
-fn count2(n: usize) -> String {
-    format!("{:02}", n.min(99))
+fn push_count2(s: &mut String, n: usize) {
+    let n = n.min(99) as u8;
+    s.push((b'0' + n / 10) as char);
+    s.push((b'0' + n % 10) as char);
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `v` as four lowercase hex digits (the hot path of every JA4 list: no `format!`).
+fn push_hex4(s: &mut String, v: u16) {
+    for shift in [12, 8, 4, 0] {
+        s.push(HEX[usize::from((v >> shift) & 15)] as char);
+    }
 }
 
 fn hex4_list(it: impl Iterator<Item = u16>) -> String {
-    let mut s = String::new();
+    let mut s = String::with_capacity(128);
     for (i, v) in it.enumerate() {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&format!("{v:04x}"));
+        push_hex4(&mut s, v);
     }
     s
 }
@@ -119,29 +130,29 @@ fn hex4_list(it: impl Iterator<Item = u16>) -> String {
 pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
     let ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
     let exts: Vec<u16> = no_grease(&ch.extensions).collect();
-    let sni = if ch.has_extension(ext::SERVER_NAME) { 'd' } else { 'i' };
-    let a = format!(
-        "{}{}{}{}{}{}",
-        transport.ja4_char(),
-        version_code(highest_version(ch, transport)),
-        sni,
-        count2(ciphers.len()),
-        count2(exts.len()),
-        alpn_chars(ch.alpn.first().map(Vec::as_slice)),
-    );
+    let mut a = String::with_capacity(10);
+    a.push(transport.ja4_char());
+    a.push_str(version_code(highest_version(ch, transport)));
+    a.push(if ch.has_extension(ext::SERVER_NAME) { 'd' } else { 'i' });
+    push_count2(&mut a, ciphers.len());
+    push_count2(&mut a, exts.len());
+    a.push_str(&alpn_chars(ch.alpn.first().map(Vec::as_slice)));
 
-    let mut sorted_ciphers = ciphers.clone();
+    let b_orig = hex4_list(ciphers.iter().copied());
+    let mut sorted_ciphers = ciphers;
     sorted_ciphers.sort_unstable();
     let b_sorted = hex4_list(sorted_ciphers.into_iter());
-    let b_orig = hex4_list(ciphers.iter().copied());
 
     let mut sorted_exts: Vec<u16> =
         exts.iter().copied().filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN).collect();
     sorted_exts.sort_unstable();
     let sigs = ch.sig_algs.as_ref().map(|s| hex4_list(no_grease(s)));
-    let with_sigs = |list: String| match &sigs {
-        Some(s) => format!("{list}_{s}"),
-        None => list,
+    let with_sigs = |mut list: String| {
+        if let Some(s) = &sigs {
+            list.push('_');
+            list.push_str(s);
+        }
+        list
     };
     let c_sorted = with_sigs(hex4_list(sorted_exts.into_iter()));
     let c_orig = with_sigs(hex4_list(exts.iter().copied()));
@@ -165,13 +176,11 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
 /// JA4+ is turned on).
 pub fn ja4s(sh: &ServerHello, transport: Transport) -> Ja4s {
     let exts: Vec<u16> = no_grease(&sh.extensions).collect();
-    let a = format!(
-        "{}{}{}{}",
-        transport.ja4_char(),
-        version_code(sh.negotiated_version()),
-        count2(exts.len()),
-        alpn_chars(sh.alpn.as_deref()),
-    );
+    let mut a = String::with_capacity(7);
+    a.push(transport.ja4_char());
+    a.push_str(version_code(sh.negotiated_version()));
+    push_count2(&mut a, exts.len());
+    a.push_str(&alpn_chars(sh.alpn.as_deref()));
     let list = hex4_list(exts.iter().copied());
     Ja4s {
         ja4s: format!("{a}_{:04x}_{}", sh.cipher, sha256_12(&list)),
