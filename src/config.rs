@@ -345,6 +345,7 @@ impl Config {
             worker: self.worker(),
             metrics: None,
             interface: self.capture.interfaces.join(","),
+            render: None,
         }
     }
 }

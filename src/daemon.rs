@@ -134,6 +134,7 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     let sinks = Sinks::start(sinks, cfg.output.queue, Some(metrics.clone()));
     let mut pcfg = cfg.pipeline();
     pcfg.metrics = Some(metrics.clone());
+    pcfg.render = Some(enricher.renderer());
     pcfg.interface = String::new(); // packets are counted per interface by the capture threads
     let mut pipe = Pipeline::new(pcfg);
 
@@ -210,8 +211,8 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     let mut summary = DaemonSummary::default();
     let events = std::cell::Cell::new(0u64);
     let enricher = std::cell::RefCell::new(enricher);
-    let mut emit = |h: Handshake| {
-        for line in enricher.borrow_mut().lines(&h) {
+    let mut emit = |mut h: Handshake| {
+        for line in enricher.borrow_mut().lines(&mut h) {
             sinks.send(&line);
             events.set(events.get() + 1);
         }

@@ -462,6 +462,7 @@ mod tests {
             certificates: vec![],
             client_certificates: vec![],
             cert_checks: None,
+            rendered: Vec::new(),
         }
     }
 

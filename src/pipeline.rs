@@ -43,8 +43,13 @@ pub enum Overflow {
     Drop,
 }
 
+/// Turns a finished record into its output lines on the worker that finished it (so the
+/// reading thread only writes them). Pure: a function of the record and shared read-only
+/// state.
+pub type Render = Arc<dyn Fn(&Handshake) -> Vec<String> + Send + Sync>;
+
 /// Pipeline settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PipelineConfig {
     /// Worker threads.
     pub workers: usize,
@@ -60,6 +65,22 @@ pub struct PipelineConfig {
     pub metrics: Option<Arc<Metrics>>,
     /// The `interface` label of the packet counters.
     pub interface: String,
+    /// Render records on the workers (their `rendered` lines), if set.
+    pub render: Option<Render>,
+}
+
+impl std::fmt::Debug for PipelineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineConfig")
+            .field("workers", &self.workers)
+            .field("batch_frames", &self.batch_frames)
+            .field("queue_batches", &self.queue_batches)
+            .field("overflow", &self.overflow)
+            .field("worker", &self.worker)
+            .field("interface", &self.interface)
+            .field("render", &self.render.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for PipelineConfig {
@@ -72,6 +93,7 @@ impl Default for PipelineConfig {
             worker: WorkerConfig::default(),
             metrics: None,
             interface: "file".to_string(),
+            render: None,
         }
     }
 }
@@ -159,9 +181,10 @@ impl Pipeline {
             let done_tx = done_tx.clone();
             let wcfg = cfg.worker.clone();
             let pubm = cfg.metrics.clone().map(|m| (m, cfg.interface.clone()));
+            let render = cfg.render.clone();
             let h = std::thread::Builder::new()
                 .name(format!("hellotap-worker-{w}"))
-                .spawn(move || run_worker(w, wcfg, rx, done_tx, pubm))
+                .spawn(move || run_worker(w, wcfg, rx, done_tx, pubm, render))
                 .expect("spawn worker thread");
             senders.push(tx);
             handles.push(h);
@@ -385,25 +408,32 @@ fn run_worker(
     rx: Receiver<Batch>,
     done: Sender<Done>,
     metrics: Option<(Arc<Metrics>, String)>,
+    render: Option<Render>,
 ) {
     let mut w = Worker::new(cfg);
     let mut batches: u64 = 0;
     for b in rx.iter() {
         let mut records: Vec<(Key, Handshake)> = Vec::new();
+        let mut keep = |pos: u64, mut h: Handshake| {
+            if let Some(r) = &render {
+                h.rendered = r(&h);
+            }
+            records.push(((pos, h.timestamp, h.flow_id), h));
+        };
         for f in &b.frames {
             let data = &b.data[f.start as usize..(f.start + f.len) as usize];
             let frame = Frame { ts: f.ts, linktype: f.linktype, data, orig_len: f.orig_len };
-            w.frame(&frame, &mut |h| records.push(((f.pos, h.timestamp, h.flow_id), h)));
+            w.frame(&frame, &mut |h| keep(f.pos, h));
         }
         let end = b.upto;
         let had_control = b.control.is_some();
         if let Some(t) = b.tick {
-            w.tick(t, &mut |h| records.push(((end, h.timestamp, h.flow_id), h)));
+            w.tick(t, &mut |h| keep(end, h));
         }
         match b.control {
             Some(Control::SetFile(name)) => w.set_pcap_filename(name),
-            Some(Control::Flush) => w.flush(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
-            Some(Control::Shutdown) => w.shutdown(&mut |h| records.push(((end, h.timestamp, h.flow_id), h))),
+            Some(Control::Flush) => w.flush(&mut |h| keep(end, h)),
+            Some(Control::Shutdown) => w.shutdown(&mut |h| keep(end, h)),
             None => {}
         }
         if let Some((m, iface)) = &metrics {

@@ -135,6 +135,8 @@ pub struct Handshake {
     pub client_certificates: Vec<Cert>,
     /// Checks over the server's chain (absent when no certificate was seen).
     pub cert_checks: Option<CertChecks>,
+    /// The output lines, when a worker already rendered them (see `pipeline::Render`).
+    pub rendered: Vec<String>,
 }
 
 /// One certificate of a chain: its facts, or why they could not be read.

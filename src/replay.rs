@@ -164,14 +164,6 @@ pub fn run<W: Write, E: Write>(
 ) -> io::Result<ReplaySummary> {
     let started = Instant::now();
     let mut summary = ReplaySummary::default();
-    let mut pipe = Pipeline::new(PipelineConfig {
-        workers: cfg.workers.max(1),
-        overflow: Overflow::Block,
-        worker: cfg.worker.clone(),
-        metrics: cfg.metrics.clone(),
-        ..PipelineConfig::default()
-    });
-    let metrics = cfg.metrics.as_deref();
     let mut enricher = if cfg.rules.is_empty() {
         Enricher::plain(cfg.metrics.clone())
     } else {
@@ -180,6 +172,15 @@ pub fn run<W: Write, E: Write>(
             io::Error::new(io::ErrorKind::InvalidData, text.join("\n"))
         })?
     };
+    let mut pipe = Pipeline::new(PipelineConfig {
+        workers: cfg.workers.max(1),
+        overflow: Overflow::Block,
+        worker: cfg.worker.clone(),
+        metrics: cfg.metrics.clone(),
+        render: Some(enricher.renderer()),
+        ..PipelineConfig::default()
+    });
+    let metrics = cfg.metrics.as_deref();
     let mut nats = match &cfg.nats {
         Some(c) => {
             let sink = NatsSink::new(c.clone()).map_err(io::Error::other)?;
@@ -195,9 +196,9 @@ pub fn run<W: Write, E: Write>(
     let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
     let closed = Cell::new(false);
     let out = RefCell::new(out);
-    let mut emit = |h: Handshake| {
+    let mut emit = |mut h: Handshake| {
         // The event, then an alert per matching rule; metrics counted by the enricher.
-        for line in enricher.lines(&h) {
+        for line in enricher.lines(&mut h) {
             if let Some(n) = nats.as_mut() {
                 // Refused only when the server stays away past the buffer: counted below.
                 let _ = n.write_line(&line);

@@ -654,5 +654,6 @@ fn build_record(
         certificates,
         client_certificates,
         cert_checks,
+        rendered: Vec::new(),
     })
 }

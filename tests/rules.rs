@@ -67,6 +67,7 @@ fn record(cipher: u16) -> Handshake {
         certificates: vec![Cert { info: Ok(leaf), ja4x: None }],
         client_certificates: vec![],
         cert_checks: Some(CertChecks::default()),
+        rendered: Vec::new(),
     }
 }
 

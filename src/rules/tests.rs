@@ -76,6 +76,7 @@ pub(crate) fn record() -> Handshake {
         certificates: vec![Cert { info: Ok(leaf), ja4x: Some(("ja4xvalue".into(), "ja4xraw".into())) }],
         client_certificates: vec![],
         cert_checks: Some(CertChecks { weak_key: true, ..CertChecks::default() }),
+        rendered: Vec::new(),
     }
 }
 
