@@ -276,3 +276,64 @@ fn foxio_dtls_ja4() {
     assert!(t.total > 0);
     t.finish(&[]);
 }
+
+/// Every JA4 that suricata-verify states, for TLS and QUIC events (`count` events each).
+#[test]
+fn suricata_verify_ja4() {
+    let Some(root) = shared_pcaps() else { return skip("suricata-verify ja4") };
+    let rows = read_jsonl(&root.join("suricata-verify/expected.jsonl"));
+    let mut ev = Events::new(root.clone(), false);
+    let mut t = Tally::new("suricata-verify JA4 (tls and quic events)");
+    for r in rows.iter().filter(|r| r["ja4"].is_string()) {
+        let pcap = r["pcap"].as_str().unwrap();
+        let want = r["ja4"].as_str().unwrap();
+        let kind = r["event_type"].as_str().unwrap_or("tls");
+        let n = r["count"].as_u64().unwrap_or(1) as usize;
+        let Some(events) = ev.get(pcap) else { continue };
+        let have =
+            events.iter().filter(|e| e["event_type"] == kind && field(e, "tls.ja4") == Some(want)).count();
+        let got = if have >= n { want.to_string() } else { format!("{have} of {n} {kind} events") };
+        t.check(format!("{pcap} {kind}"), want, Some(&got));
+    }
+    t.finish(&[(
+        "suricata-verify/bug-5713-01/TLSv1-Extracted-MaliciousC2.pcap tls",
+        "this TLS 1.0 ClientHello has no signature_algorithms extension; JA4.md: without it \
+         JA4_c hashes the extension list alone (sha256(\"0005,000a,000b,0017,0023,ff01\") = \
+         c39ab67fec8e), while Suricata hashes it with a trailing `_` (sha256(\"…,ff01_\") = \
+         ce66f3b797c1, the value it expects). DESIGN.md calls this out; the spec wins",
+    )]);
+}
+
+/// Zeek's quic.log: server name and first client ALPN per connection (QUIC v1 and v2).
+#[test]
+fn zeek_quic_log() {
+    let Some(root) = shared_pcaps() else { return skip("zeek quic") };
+    let rows = read_jsonl(&root.join("zeek/expected.jsonl"));
+    let mut ev = Events::new(root.clone(), false);
+    let mut found = Tally::new("zeek quic.log connection found");
+    let mut sni = Tally::new("zeek quic.log server_name");
+    let mut alpn = Tally::new("zeek quic.log client_protocol (first ALPN)");
+    for r in rows.iter().filter(|r| r["record_type"] == "zeek_quic") {
+        let pcap = r["pcap"].as_str().unwrap();
+        let (Some(sip), Some(dip)) = (r["src_ip"].as_str(), r["dst_ip"].as_str()) else { continue };
+        let (sp, dp) = (r["src_port"].as_u64().unwrap(), r["dst_port"].as_u64().unwrap());
+        let Some(events) = ev.get(pcap) else { continue };
+        let key = format!("{pcap} {sip}:{sp}->{dip}:{dp}");
+        let e = events.iter().find(|e| e["event_type"] == "quic" && endpoints_match(e, sip, sp, dip, dp));
+        found.check(key.clone(), "event", e.map(|_| "event"));
+        let Some(e) = e else { continue };
+        if let Some(s) = r["sni"].as_str() {
+            sni.check(key.clone(), s, field(e, "tls.sni"));
+        }
+        if let Some(a) = r["alpn_client_first"].as_str() {
+            alpn.check(key, a, e["tls"]["client_alpns"][0].as_str());
+        }
+    }
+    found.finish(&[(
+        "zeek/Traces/quic/vector-max-size-crash.pcap",
+        "a fuzzer's crash case: one datagram of an unknown QUIC version (0x10010000), no \
+         ClientHello; Zeek logs the connection attempt, hellotap reports handshakes only",
+    )]);
+    sni.finish(&[]);
+    alpn.finish(&[]);
+}
