@@ -26,6 +26,17 @@ struct Cli {
     command: Command,
 }
 
+/// Where events are also published (replay and live).
+#[derive(clap::Args)]
+struct NatsArgs {
+    /// Also publish events to NATS JetStream (e.g. nats://127.0.0.1:4222).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// The sensor name in NATS subjects and events [default: the host name].
+    #[arg(long)]
+    sensor: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum RulesCommand {
     /// Validate rule files and directories: errors as FILE:LINE: rule ID: message (exit 1).
@@ -78,12 +89,8 @@ enum Command {
         /// Rule file or directory (repeatable): matches add `rules[]` and alert events.
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
-        /// Also publish events to NATS JetStream (e.g. nats://127.0.0.1:4222).
-        #[arg(long, value_name = "URL")]
-        nats: Option<String>,
-        /// The sensor name in NATS subjects and events [default: the host name].
-        #[arg(long)]
-        sensor: Option<String>,
+        #[command(flatten)]
+        nats: NatsArgs,
     },
     /// Rule files.
     Rules {
@@ -116,12 +123,8 @@ enum Command {
         /// Rule file or directory (repeatable); reloaded on SIGHUP.
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
-        /// Also publish events to NATS JetStream (e.g. nats://127.0.0.1:4222).
-        #[arg(long, value_name = "URL")]
-        nats: Option<String>,
-        /// The sensor name in NATS subjects and events [default: the host name].
-        #[arg(long)]
-        sensor: Option<String>,
+        #[command(flatten)]
+        nats: NatsArgs,
     },
     /// Run the sensor as configured (`deploy/hellotap.toml` documents every key).
     Run {
@@ -209,8 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics_addr,
             output,
             rules,
-            nats,
-            sensor,
+            nats: NatsArgs { nats, sensor },
         } => start_sensor(config, |c| {
             c.capture.interfaces = interfaces;
             if let Some(b) = bpf {
@@ -275,8 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics_file,
             top_fingerprints,
             rules,
-            nats,
-            sensor,
+            nats: NatsArgs { nats, sensor },
         } => {
             let nats = match nats {
                 Some(url) => {
