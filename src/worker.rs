@@ -454,7 +454,7 @@ impl Worker {
             let mut live: Vec<(FlowKey, Timestamp)> =
                 self.flows.iter().map(|(k, f)| (*k, f.first_seen)).collect();
             live.push((key, ts));
-            live.sort_by_key(|(k, t)| (*t, k.flow_id(*t)));
+            live.sort_by_cached_key(|(k, t)| (*t, k.flow_id(*t)));
             self.order = live.into();
         }
         self.flows.insert(
@@ -519,7 +519,7 @@ impl Worker {
         let cfg = &self.cfg;
         let mut expired: Vec<(FlowKey, Flow)> =
             self.flows.extract_if(|_, flow| flow.last_seen.plus_secs(cfg.timeout_of(flow)) <= now).collect();
-        expired.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        expired.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in expired {
             self.end_flow(key, flow, FlowEnd::Timeout, out);
         }
@@ -530,7 +530,7 @@ impl Worker {
     pub fn shutdown(&mut self, out: &mut dyn FnMut(Handshake)) {
         self.order.clear();
         let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
-        all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        all.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, mut flow) in all {
             self.stats.flows_ended[FlowEnd::EndOfInput as usize] += 1;
             if flow.session.as_ref().is_some_and(|s| !s.is_final()) {
@@ -552,7 +552,7 @@ impl Worker {
         // Emit in first-seen order so output does not depend on the table's random seed.
         self.order.clear();
         let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
-        all.sort_by_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
+        all.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in all {
             self.end_flow(key, flow, FlowEnd::EndOfInput, out);
         }
