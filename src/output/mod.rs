@@ -50,7 +50,7 @@ pub fn escape_bytes(b: &[u8]) -> String {
 
 /// Suricata's version string, or `0xNNNN` for an unknown value.
 pub fn version_name(v: u16) -> String {
-    names::version(v).map(str::to_string).unwrap_or_else(|| format!("0x{v:04x}"))
+    named(v, names::version)
 }
 
 fn named(v: u16, f: fn(u16) -> Option<&'static str>) -> String {
@@ -314,7 +314,7 @@ struct LabelOut<'a> {
 }
 
 #[derive(Serialize)]
-struct AlertOut2<'a> {
+struct RuleAlertOut<'a> {
     action: &'static str,
     gid: u32,
     signature_id: u32,
@@ -341,7 +341,7 @@ struct EventOut<'a> {
     dest_port: u16,
     proto: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    alert: Option<AlertOut2<'a>>,
+    alert: Option<RuleAlertOut<'a>>,
     tls: TlsOut<'a>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     rules: Vec<RuleOut<'a>>,
@@ -530,7 +530,7 @@ pub fn to_json_enriched(h: &Handshake, matches: &[Match], labels: &[Label]) -> S
 pub fn alert_json(h: &Handshake, m: &Match) -> String {
     let ev = event(
         h,
-        Some(AlertOut2 {
+        Some(RuleAlertOut {
             action: "allowed",
             gid: 1,
             signature_id: m.sid,
@@ -544,7 +544,7 @@ pub fn alert_json(h: &Handshake, m: &Match) -> String {
     serde_json::to_string(&ev).unwrap_or_default()
 }
 
-fn event<'a>(h: &'a Handshake, alert: Option<AlertOut2<'a>>) -> EventOut<'a> {
+fn event<'a>(h: &'a Handshake, alert: Option<RuleAlertOut<'a>>) -> EventOut<'a> {
     EventOut {
         timestamp: h.timestamp.to_string(),
         flow_id: h.flow_id,
