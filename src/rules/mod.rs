@@ -377,11 +377,21 @@ fn expand(paths: &[PathBuf], errors: &mut Vec<RuleError>) -> Vec<PathBuf> {
 }
 
 fn read_capped(path: &Path) -> Result<String, String> {
+    use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > MAX_FILE_BYTES {
+    if !meta.is_file() {
+        // A device or FIFO (`/dev/zero`, `/dev/stdin`) would never end or block the reload.
+        return Err("not a regular file".into());
+    }
+    // The size can change under us: read at most one byte past the cap, then check.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_FILE_BYTES {
         return Err(format!("larger than {MAX_FILE_BYTES} bytes"));
     }
-    std::fs::read_to_string(path).map_err(|e| e.to_string())
+    Ok(text)
 }
 
 /// FNV-1a, for signature ids derived from rule ids.

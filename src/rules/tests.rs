@@ -575,3 +575,17 @@ fn moderate_nesting_compiles() {
     assert!(e[0].message.contains("nested deeper than 16"), "{}", e[0]);
     assert_eq!(e[0].line, Some(4));
 }
+
+#[test]
+fn a_list_path_to_a_device_is_refused_not_read_forever() {
+    let dir = std::env::temp_dir().join(format!("hellotap-rules-dev-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("r.toml");
+    std::fs::write(
+        &f,
+        "[[list]]\nname = \"z\"\nformat = \"plain\"\npath = \"/dev/zero\"\n\n[[rule]]\nid = \"x\"\nmsg = \"x\"\nwhen = { ja3 = { list = \"z\" } }\n",
+    )
+    .unwrap();
+    let errors = RuleSet::load(&[f]).err().expect("refused");
+    assert!(errors.iter().any(|e| e.message.contains("not a regular file")), "{errors:?}");
+}
