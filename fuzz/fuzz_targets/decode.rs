@@ -1,0 +1,25 @@
+//! Link-layer-to-transport decoding of one frame.
+//!
+//! Input: `[linktype selector, missing, frame...]`; the selector picks one of the known
+//! link types (`hellotap_fuzz::LINKTYPES`), `missing` is the snaplen cut (0..=255 bytes).
+#![no_main]
+
+use hellotap_fuzz::LINKTYPES;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let [sel, missing, frame @ ..] = data else { return };
+    let linktype = LINKTYPES[usize::from(*sel) % LINKTYPES.len()];
+    match hellotap::decode::decode(linktype, frame, u32::from(*missing)) {
+        Ok(p) => {
+            // The payload is a slice of the frame.
+            let fr = frame.as_ptr_range();
+            let pr = p.payload.as_ptr_range();
+            assert!(p.payload.is_empty() || (fr.start <= pr.start && pr.end <= fr.end));
+            assert!(p.vlan_ids().len() <= hellotap::decode::VLAN_IDS_KEPT);
+        }
+        Err(e) => {
+            let _ = e.kind();
+        }
+    }
+});
