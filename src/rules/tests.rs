@@ -586,6 +586,6 @@ fn a_list_path_to_a_device_is_refused_not_read_forever() {
         "[[list]]\nname = \"z\"\nformat = \"plain\"\npath = \"/dev/zero\"\n\n[[rule]]\nid = \"x\"\nmsg = \"x\"\nwhen = { ja3 = { list = \"z\" } }\n",
     )
     .unwrap();
-    let errors = RuleSet::load(&[f]).err().expect("refused");
+    let errors = RuleSet::load(&[f]).expect_err("refused");
     assert!(errors.iter().any(|e| e.message.contains("not a regular file")), "{errors:?}");
 }
