@@ -156,26 +156,12 @@ impl CryptoBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quic::tests::permutations;
 
     const CAP: usize = 1 << 16;
 
     fn stream(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 + i / 256) as u8).collect()
-    }
-
-    fn permutations(n: usize) -> Vec<Vec<usize>> {
-        if n == 0 {
-            return vec![vec![]];
-        }
-        let mut out = Vec::new();
-        for p in permutations(n - 1) {
-            for at in 0..=p.len() {
-                let mut q = p.clone();
-                q.insert(at, n - 1);
-                out.push(q);
-            }
-        }
-        out
     }
 
     #[test]

@@ -408,7 +408,8 @@ fn a_stream(n: usize) -> Vec<u8> {
     s
 }
 
-fn permutations(n: usize) -> Vec<Vec<usize>> {
+/// Every order of `0..n` (also used by the CRYPTO buffer's own tests).
+pub(super) fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {
         return vec![vec![]];
     }
