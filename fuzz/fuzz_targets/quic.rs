@@ -7,9 +7,7 @@
 //! hint (0 none, 1 client, 2 server, 3 alternate client/server by index).
 #![no_main]
 
-use hellotap::fingerprint::Transport;
 use hellotap::quic::{self, QuicConn, QuicLimits};
-use hellotap::tls::stream::{DirLimits, DirParser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,11 +24,5 @@ fuzz_target!(|data: &[u8]| {
         let r = conn.datagram(hint, d.data);
         assert!(r.decrypted + r.failed <= r.packets);
     }
-    let _ = (conn.version(), conn.client_dcid(), conn.stats());
-    for client in [true, false] {
-        let crypto = conn.crypto(client);
-        assert!(crypto.len() <= limits.max_crypto_bytes);
-        let mut p = DirParser::new(DirLimits::default());
-        p.feed_messages(crypto, &mut |item| hellotap_fuzz::consume_item(item, Transport::Quic));
-    }
+    hellotap_fuzz::finish_quic(&conn, &limits);
 });

@@ -13,10 +13,8 @@
 
 use aes_gcm::aead::AeadInOut;
 use aes_gcm::{Aes128Gcm, KeyInit};
-use hellotap::fingerprint::Transport;
 use hellotap::quic::keys::{self, DirKeys, InitialKeys};
 use hellotap::quic::{QuicConn, QuicLimits, Version};
-use hellotap::tls::stream::{DirLimits, DirParser};
 use libfuzzer_sys::fuzz_target;
 
 const DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
@@ -36,9 +34,8 @@ fn seal(k: &DirKeys, header: &[u8], pn_len: usize, pn: u64, payload: &[u8]) -> V
     let mut packet = header.to_vec();
     let mut body = payload.to_vec();
     let aead = Aes128Gcm::new(&k.key.into());
-    let tag = aead
-        .encrypt_inout_detached(&keys::nonce(&k.iv, pn).into(), header, (&mut body[..]).into())
-        .unwrap();
+    let tag =
+        aead.encrypt_inout_detached(&keys::nonce(&k.iv, pn).into(), header, (&mut body[..]).into()).unwrap();
     packet.extend_from_slice(&body);
     packet.extend_from_slice(&tag);
     let sample: [u8; 16] = packet[pn_offset + 4..pn_offset + 20].try_into().unwrap();
@@ -96,11 +93,5 @@ fuzz_target!(|data: &[u8]| {
         let r = conn.datagram(hint, &dgram);
         assert!(r.decrypted + r.failed <= r.packets);
     }
-    let _ = (conn.version(), conn.client_dcid(), conn.stats());
-    for client in [true, false] {
-        let crypto = conn.crypto(client);
-        assert!(crypto.len() <= limits.max_crypto_bytes);
-        let mut p = DirParser::new(DirLimits::default());
-        p.feed_messages(crypto, &mut |item| hellotap_fuzz::consume_item(item, Transport::Quic));
-    }
+    hellotap_fuzz::finish_quic(&conn, &limits);
 });

@@ -92,3 +92,16 @@ pub fn consume_item(item: TlsItem<'_>, transport: Transport) {
         _ => {}
     }
 }
+
+/// After a QUIC target's datagrams: the connection's accessors, the CRYPTO caps, and both
+/// CRYPTO streams through the handshake-message layer and the hello parsers.
+pub fn finish_quic(conn: &hellotap::quic::QuicConn, limits: &hellotap::quic::QuicLimits) {
+    use hellotap::tls::stream::{DirLimits, DirParser};
+    let _ = (conn.version(), conn.client_dcid(), conn.stats());
+    for client in [true, false] {
+        let crypto = conn.crypto(client);
+        assert!(crypto.len() <= limits.max_crypto_bytes);
+        let mut p = DirParser::new(DirLimits::default());
+        p.feed_messages(crypto, &mut |item| consume_item(item, Transport::Quic));
+    }
+}
