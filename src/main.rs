@@ -15,6 +15,12 @@ use hellotap::output::JsonLines;
 use hellotap::replay::{self, ReplayConfig};
 use hellotap::worker::WorkerConfig;
 
+// mimalloc instead of glibc malloc: records are allocated on the worker threads and
+// freed on the reading thread, and glibc's per-arena locks made that cross-thread free
+// path a measurable share of replay time (futex wake-ups in the profile; issue 8).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hellotap",
