@@ -128,6 +128,9 @@ struct Batch {
     control: Option<Control>,
 }
 
+/// A returned batch buffer larger than this is freed instead of reused.
+const SPARE_BYTES_MAX: usize = 16 << 20;
+
 /// Orders records: position, then record time and flow id.
 type Key = (u64, Timestamp, u64);
 
@@ -135,6 +138,9 @@ struct Done {
     worker: usize,
     upto: u64,
     records: Vec<(Key, Handshake)>,
+    /// The batch's buffers, emptied, for the reader to fill again (no allocation and no
+    /// fresh page faults per batch).
+    spent: Option<Batch>,
     /// Worker counters, sent with the final message only.
     stats: Option<WorkerStats>,
 }
@@ -165,6 +171,8 @@ pub struct Pipeline {
     /// Released-record bookkeeping.
     watermark: Vec<u64>,
     waiting: BTreeMap<Key, Handshake>,
+    /// Emptied batches returned by the workers, reused for the next dispatches.
+    spare: Vec<Batch>,
     stats: PipelineStats,
     worker_stats: Vec<Option<WorkerStats>>,
 }
@@ -202,6 +210,7 @@ impl Pipeline {
             hasher: ahash::RandomState::new(),
             watermark: vec![0; n],
             waiting: BTreeMap::new(),
+            spare: Vec::new(),
             stats: PipelineStats::default(),
             worker_stats: vec![None; n],
         }
@@ -304,7 +313,8 @@ impl Pipeline {
             }
         }
         for w in 0..self.pending.len() {
-            let mut b = std::mem::take(&mut self.pending[w]);
+            let fresh = self.spare.pop().unwrap_or_default();
+            let mut b = std::mem::replace(&mut self.pending[w], fresh);
             b.upto = upto;
             b.tick = tick;
             b.control = control.as_ref().map(|c| c());
@@ -355,6 +365,15 @@ impl Pipeline {
         }
         if let Some(s) = d.stats {
             self.worker_stats[d.worker] = Some(s);
+        }
+        // Keep as many spare batches as can be in flight; a batch that grew unusually
+        // large (one huge frame) is let go rather than kept.
+        if let Some(b) = d.spent {
+            if self.spare.len() < self.senders.len() * (self.cfg.queue_batches + 2)
+                && b.data.capacity() <= SPARE_BYTES_MAX
+            {
+                self.spare.push(b);
+            }
         }
     }
 
@@ -412,7 +431,7 @@ fn run_worker(
 ) {
     let mut w = Worker::new(cfg);
     let mut batches: u64 = 0;
-    for b in rx.iter() {
+    for mut b in rx.iter() {
         let mut records: Vec<(Key, Handshake)> = Vec::new();
         let mut keep = |pos: u64, mut h: Handshake| {
             if let Some(r) = &render {
@@ -430,7 +449,7 @@ fn run_worker(
         if let Some(t) = b.tick {
             w.tick(t, &mut |h| keep(end, h));
         }
-        match b.control {
+        match b.control.take() {
             Some(Control::SetFile(name)) => w.set_pcap_filename(name),
             Some(Control::Flush) => w.flush(&mut |h| keep(end, h)),
             Some(Control::Shutdown) => w.shutdown(&mut |h| keep(end, h)),
@@ -440,12 +459,22 @@ fn run_worker(
             batches += 1;
             w.publish(m, iface, batches % 256 == 1 || had_control);
         }
-        if done.send(Done { worker: id, upto: end, records, stats: None }).is_err() {
+        b.data.clear();
+        b.frames.clear();
+        b.tick = None;
+        let spent = Some(b);
+        if done.send(Done { worker: id, upto: end, records, spent, stats: None }).is_err() {
             return;
         }
     }
     if let Some((m, iface)) = &metrics {
         w.publish(m, iface, true);
     }
-    let _ = done.send(Done { worker: id, upto: u64::MAX, records: Vec::new(), stats: Some(w.stats.clone()) });
+    let _ = done.send(Done {
+        worker: id,
+        upto: u64::MAX,
+        records: Vec::new(),
+        spent: None,
+        stats: Some(w.stats.clone()),
+    });
 }
