@@ -83,7 +83,8 @@ fn is_ip_literal(s: &str) -> bool {
 
 /// Runs the checks over a chain (leaf first), at packet time `now_secs` (Unix seconds), for
 /// the server name `sni` the client asked for (if any).
-pub fn check(chain: &[CertInfo], now_secs: i64, sni: Option<&str>) -> CertChecks {
+pub fn check<C: std::borrow::Borrow<CertInfo>>(chain: &[C], now_secs: i64, sni: Option<&str>) -> CertChecks {
+    let chain: Vec<&CertInfo> = chain.iter().map(|c| c.borrow()).collect();
     let mut c = CertChecks::default();
     let Some(leaf) = chain.first() else { return c };
     // Validity is inclusive at both ends (RFC 5280 §4.1.2.5).

@@ -97,6 +97,8 @@ pub struct TlsConfig {
     pub max_stream: u64,
     /// Bytes searched for a hello after a plaintext preamble (HTTP CONNECT, SOCKS).
     pub max_preamble: usize,
+    /// Bytes of DER certificates whose parsed facts each worker keeps (0: off).
+    pub cert_cache_bytes: usize,
 }
 
 impl Default for TlsConfig {
@@ -106,6 +108,7 @@ impl Default for TlsConfig {
             max_handshake_message: s.dir.max_handshake_message,
             max_stream: s.max_stream,
             max_preamble: s.max_preamble,
+            cert_cache_bytes: WorkerConfig::default().cert_cache_bytes,
         }
     }
 }
@@ -317,6 +320,7 @@ impl Config {
             closed_timeout_secs: self.flows.closed_timeout,
             pending_timeout_secs: self.flows.pending_timeout,
             ja4plus: self.fingerprints.ja4plus,
+            cert_cache_bytes: self.tls.cert_cache_bytes,
             session: SessionLimits {
                 max_preamble: self.tls.max_preamble,
                 max_stream: self.tls.max_stream,

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod capture;
+pub mod certcache;
 pub mod certcheck;
 pub mod config;
 #[cfg(feature = "live")]

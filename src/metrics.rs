@@ -19,6 +19,7 @@
 //! | `hellotap_flow_table_full_total` | counter | (new flows not tracked: table at its cap) |
 //! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, overlap_conflict, out_of_order, ooo_dropped, truncated |
 //! | `hellotap_reassembly_buffered_bytes` | gauge | |
+//! | `hellotap_cert_cache_total` | counter | `result` = hit, miss, evicted (parsed certificates reused by their DER bytes) |
 //! | `hellotap_handshakes_total` | counter | `transport`, `version`, `outcome` |
 //! | `hellotap_negotiated_cipher_total` | counter | `cipher` |
 //! | `hellotap_negotiated_group_total` | counter | `group` |
@@ -71,6 +72,8 @@ pub struct Metrics {
     pub reassembly: IntCounterVec,
     /// Bytes held by reassembly and TLS buffers.
     pub reassembly_buffered: IntGauge,
+    /// Certificate cache lookups and evictions, by result.
+    pub cert_cache: IntCounterVec,
     handshakes: IntCounterVec,
     ciphers: IntCounterVec,
     groups: IntCounterVec,
@@ -156,6 +159,12 @@ impl Metrics {
             reassembly_buffered: gauge(
                 "hellotap_reassembly_buffered_bytes",
                 "Bytes held by reassembly and TLS buffers.",
+            ),
+            cert_cache: counter_vec(
+                &r,
+                "hellotap_cert_cache_total",
+                "Certificates looked up in the workers' parsed-certificate caches (hit, miss) and dropped from them to make room (evicted).",
+                &["result"],
             ),
             handshakes: counter_vec(
                 &r,

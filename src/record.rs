@@ -130,9 +130,10 @@ pub struct Handshake {
     /// What else the handshake showed.
     pub details: Details,
     /// The server's certificate chain as sent (leaf first); TLS ≤ 1.2 only.
-    pub certificates: Vec<Cert>,
+    /// Shared with the worker's certificate cache ([`crate::certcache`]).
+    pub certificates: Vec<Arc<Cert>>,
     /// The client's certificate chain, if it sent one in plaintext.
-    pub client_certificates: Vec<Cert>,
+    pub client_certificates: Vec<Arc<Cert>>,
     /// Checks over the server's chain (absent when no certificate was seen).
     pub cert_checks: Option<CertChecks>,
     /// The output lines, when a worker already rendered them (see `pipeline::Render`).

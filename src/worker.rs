@@ -15,6 +15,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use crate::capture::Frame;
+use crate::certcache::{CertCache, CertCacheStats};
 use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::dtls::{self, DtlsLimits};
@@ -22,7 +23,7 @@ use crate::fingerprint::{Transport, ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
-use crate::reassembly::{StreamLimits, TcpStream};
+use crate::reassembly::{Reasm, StreamLimits, StreamState};
 use crate::record::{Cert, Details, Fingerprints, Handshake, Outcome};
 use crate::session::{SessionLimits, TlsSession};
 use crate::time::Timestamp;
@@ -50,6 +51,8 @@ pub struct WorkerConfig {
     pub quic: QuicLimits,
     /// DTLS caps per direction.
     pub dtls: DtlsLimits,
+    /// Bytes of DER whose parsed certificate facts are kept for reuse (0: off).
+    pub cert_cache_bytes: usize,
 }
 
 impl WorkerConfig {
@@ -79,6 +82,7 @@ impl Default for WorkerConfig {
             session: SessionLimits::default(),
             quic: QuicLimits::default(),
             dtls: DtlsLimits::default(),
+            cert_cache_bytes: 4 << 20,
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct WorkerStats {
     pub tcp_overlaps: u64,
     /// Overlapping segments whose bytes differed from buffered ones (first data kept).
     pub tcp_overlap_conflicts: u64,
+    /// The certificate cache's counters.
+    pub cert_cache: CertCacheStats,
 }
 
 impl WorkerStats {
@@ -143,6 +149,9 @@ impl WorkerStats {
         self.tcp_truncated += o.tcp_truncated;
         self.tcp_overlaps += o.tcp_overlaps;
         self.tcp_overlap_conflicts += o.tcp_overlap_conflicts;
+        self.cert_cache.hits += o.cert_cache.hits;
+        self.cert_cache.misses += o.cert_cache.misses;
+        self.cert_cache.evicted += o.cert_cache.evicted;
     }
 
     fn decode_error(&mut self, e: DecodeError) {
@@ -162,7 +171,7 @@ impl WorkerStats {
 struct Flow {
     first_seen: Timestamp,
     last_seen: Timestamp,
-    streams: [TcpStream; 2],
+    streams: [StreamState; 2],
     /// The TLS view, created with the first payload byte; taken when the facts are final.
     session: Option<Box<TlsSession>>,
     /// The handshake's facts are final (a tombstone: later packets cost one lookup).
@@ -183,7 +192,10 @@ pub struct Worker {
     /// Flows in the order they were created (lazily pruned), for oldest-first eviction.
     order: VecDeque<(FlowKey, Timestamp)>,
     last_pressure_sweep: Option<Timestamp>,
-    pcap_filename: Option<Arc<str>>,
+    /// Reassembly caps and counters, shared by every stream of the table.
+    reasm: Reasm,
+    /// Makes the records of finished handshakes.
+    rec: Recorder,
     /// Counters.
     pub stats: WorkerStats,
     /// What [`Worker::publish`] last added to the metrics.
@@ -195,13 +207,20 @@ pub struct Worker {
 impl Worker {
     /// A worker with an empty flow table.
     pub fn new(cfg: WorkerConfig) -> Self {
+        let rec = Recorder {
+            ja4plus: cfg.ja4plus,
+            pcap_filename: None,
+            certs: CertCache::new(cfg.cert_cache_bytes),
+        };
+        let reasm = Reasm { limits: cfg.stream, stats: Default::default() };
         Worker {
+            reasm,
             cfg,
             flows: HashMap::with_hasher(ahash::RandomState::new()),
             now: Timestamp::default(),
             order: VecDeque::new(),
             last_pressure_sweep: None,
-            pcap_filename: None,
+            rec,
             stats: WorkerStats::default(),
             published: WorkerStats::default(),
             published_active: 0,
@@ -211,7 +230,7 @@ impl Worker {
 
     /// Names the input file that events are attributed to (replay).
     pub fn set_pcap_filename(&mut self, name: Option<Arc<str>>) {
-        self.pcap_filename = name;
+        self.rec.pcap_filename = name;
     }
 
     /// Flows currently tracked.
@@ -261,6 +280,13 @@ impl Worker {
             ("truncated", s.tcp_truncated, p.tcp_truncated),
         ] {
             m.reassembly.with_label_values(&[event]).inc_by(now - before);
+        }
+        for (result, now, before) in [
+            ("hit", s.cert_cache.hits, p.cert_cache.hits),
+            ("miss", s.cert_cache.misses, p.cert_cache.misses),
+            ("evicted", s.cert_cache.evicted, p.cert_cache.evicted),
+        ] {
+            m.cert_cache.with_label_values(&[result]).inc_by(now - before);
         }
         let active = self.flows.len() as i64;
         m.flows_active.add(active - self.published_active);
@@ -346,11 +372,11 @@ impl Worker {
         let limits = self.cfg.session;
         let slot = &mut flow.session;
         let stream = &mut flow.streams[i];
-        let before = stream.stats;
-        stream.segment(tcp.seq, tcp.syn, p.payload, p.payload_missing > 0, &mut |bytes| {
+        let before = self.reasm.stats;
+        stream.segment(&mut self.reasm, tcp.seq, tcp.syn, p.payload, p.payload_missing > 0, &mut |bytes| {
             slot.get_or_insert_with(|| Box::new(TlsSession::new(limits))).data(dir, ts, bytes)
         });
-        let after = stream.stats;
+        let after = self.reasm.stats;
         self.stats.tcp_retransmitted += after.retransmitted - before.retransmitted;
         self.stats.tcp_out_of_order += after.out_of_order - before.out_of_order;
         self.stats.tcp_ooo_dropped += after.ooo_dropped - before.ooo_dropped;
@@ -362,7 +388,7 @@ impl Worker {
         if final_now || ended {
             let outcome =
                 flow.session.as_ref().map_or(Outcome::Incomplete, |s| s.end_outcome(tcp.rst, false));
-            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+            self.rec.finish(&mut self.stats, key, flow, outcome, out);
         }
     }
 
@@ -411,7 +437,7 @@ impl Worker {
         }
         if session.is_final() {
             let outcome = session.end_outcome(false, false);
-            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, flow, outcome, out);
+            self.rec.finish(&mut self.stats, key, flow, outcome, out);
         }
     }
 
@@ -462,7 +488,7 @@ impl Worker {
             Flow {
                 first_seen: ts,
                 last_seen: ts,
-                streams: [TcpStream::new(self.cfg.stream), TcpStream::new(self.cfg.stream)],
+                streams: Default::default(),
                 session: session.map(Box::new),
                 done: false,
                 fin: [false; 2],
@@ -473,26 +499,6 @@ impl Worker {
         );
     }
 
-    /// Emits the flow's record (if it saw a hello) and keeps only a tombstone.
-    fn finish(
-        cfg: &WorkerConfig,
-        stats: &mut WorkerStats,
-        pcap: &Option<Arc<str>>,
-        key: FlowKey,
-        flow: &mut Flow,
-        outcome: Outcome,
-        out: &mut dyn FnMut(Handshake),
-    ) {
-        flow.done = true;
-        let Some(session) = flow.session.take() else { return };
-        flow.streams[0].release();
-        flow.streams[1].release();
-        if let Some(h) = build_record(cfg, pcap, key, flow.first_seen, *session, outcome) {
-            stats.handshakes += 1;
-            out(h);
-        }
-    }
-
     /// Takes a flow out of the table for good, emitting what it had. A flow that was
     /// closed by FIN or RST counts under that reason, whatever removed it later.
     fn end_flow(&mut self, key: FlowKey, mut flow: Flow, reason: FlowEnd, out: &mut dyn FnMut(Handshake)) {
@@ -500,7 +506,7 @@ impl Worker {
         self.stats.flows_ended[reason as usize] += 1;
         if let Some(s) = flow.session.as_ref() {
             let outcome = s.end_outcome(reason == FlowEnd::Rst, reason == FlowEnd::Timeout);
-            Self::finish(&self.cfg, &mut self.stats, &self.pcap_filename, key, &mut flow, outcome, out);
+            self.rec.finish(&mut self.stats, key, &mut flow, outcome, out);
         }
     }
 
@@ -534,15 +540,7 @@ impl Worker {
         for (key, mut flow) in all {
             self.stats.flows_ended[FlowEnd::EndOfInput as usize] += 1;
             if flow.session.as_ref().is_some_and(|s| !s.is_final()) {
-                Self::finish(
-                    &self.cfg,
-                    &mut self.stats,
-                    &self.pcap_filename,
-                    key,
-                    &mut flow,
-                    Outcome::Shutdown,
-                    out,
-                );
+                self.rec.finish(&mut self.stats, key, &mut flow, Outcome::Shutdown, out);
             }
         }
     }
@@ -560,100 +558,134 @@ impl Worker {
     }
 }
 
-/// Builds the owned record of a finished session, with its fingerprints.
-fn build_record(
-    cfg: &WorkerConfig,
-    pcap: &Option<Arc<str>>,
-    key: FlowKey,
-    first_seen: Timestamp,
-    session: TlsSession,
-    outcome: Outcome,
-) -> Option<Handshake> {
-    if !session.facts.has_hello() {
-        return None;
-    }
-    let transport = session.transport();
-    let quic_version = session.quic_version();
-    let f = session.facts;
-    let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
-    let fingerprints = Fingerprints {
-        ja3: f.client_hello.as_ref().map(ja3::ja3),
-        ja4: f.client_hello.as_ref().map(|ch| ja4::ja4(ch, transport)),
-        ja3s: f.first_server_hello.as_ref().map(ja3::ja3s),
-        ja4s: if cfg.ja4plus {
-            f.first_server_hello.as_ref().map(|sh| ja4::ja4s(sh, transport))
-        } else {
-            None
-        },
-    };
-    let ch_ts = f.client_hello.as_ref().and(f.first_hello_ts);
-    let since_ch = |t: Option<Timestamp>| Some(t?.micros_since(ch_ts?));
-    let resumed_13 = f.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry && sh.psk_selected);
-    // Certificates: parsed here, on the worker, and only the facts are kept.
-    let tls13 = f.server_hello.as_ref().is_some_and(|sh| sh.negotiated_version() == 0x0304);
-    let mut anomalies = f.anomalies;
-    let mut chain = |body: &Option<Vec<u8>>, who: &str| -> Vec<Cert> {
-        let Some(body) = body else { return Vec::new() };
-        match x509::certificate_list(body, tls13) {
-            Ok(list) => {
-                if let Some(e) = list.error {
-                    anomalies.push(format!("{who} certificate list: {e}"));
-                }
-                list.certs
-                    .iter()
-                    .map(|der| Cert {
-                        info: x509::parse_certificate(der).map_err(|e| e.to_string()),
-                        ja4x: if cfg.ja4plus { x509::ja4x(der) } else { None },
-                    })
-                    .collect()
-            }
-            Err(e) => {
-                anomalies.push(format!("{who} certificate list: {e}"));
-                Vec::new()
-            }
+/// What turns finished sessions into records: the settings and state that records need
+/// (the input file's name, the certificate cache).
+struct Recorder {
+    ja4plus: bool,
+    pcap_filename: Option<Arc<str>>,
+    certs: CertCache,
+}
+
+impl Recorder {
+    /// Emits the flow's record (if it saw a hello) and keeps only a tombstone.
+    fn finish(
+        &mut self,
+        stats: &mut WorkerStats,
+        key: FlowKey,
+        flow: &mut Flow,
+        outcome: Outcome,
+        out: &mut dyn FnMut(Handshake),
+    ) {
+        flow.done = true;
+        let Some(session) = flow.session.take() else { return };
+        flow.streams[0].release();
+        flow.streams[1].release();
+        let record = self.build_record(key, flow.first_seen, *session, outcome);
+        stats.cert_cache = self.certs.stats;
+        if let Some(h) = record {
+            stats.handshakes += 1;
+            out(h);
         }
-    };
-    let certificates = chain(&f.server_certificates, "server");
-    let client_certificates = chain(&f.client_certificates, "client");
-    let infos: Vec<CertInfo> = certificates.iter().filter_map(|c| c.info.as_ref().ok().cloned()).collect();
-    let when = f.first_hello_ts.unwrap_or(first_seen);
-    let sni =
-        f.client_hello.as_ref().and_then(|c| c.sni.as_deref()).and_then(|b| std::str::from_utf8(b).ok());
-    let cert_checks = (!infos.is_empty()).then(|| certcheck::check(&infos, when.as_secs(), sni));
-    let details = Details {
-        resumed: resumed_13 || f.abbreviated,
-        ticket_issued: f.ticket_issued,
-        certificate_requested: f.certificate_requested,
-        ocsp_stapled: f.ocsp_stapled,
-        ske_group: f.ske_group,
-        dhe_bits: f.dhe_bits,
-        server_sig_alg: f.server_sig_alg,
-        server_hello_us: since_ch(f.server_hello_ts),
-        finished_us: since_ch(f.client_finished_ts),
-        quic_version,
-        hello_verify: f.hello_verify,
-    };
-    Some(Handshake {
-        flow_id: key.flow_id(first_seen),
-        timestamp: f.first_hello_ts.unwrap_or(first_seen),
-        transport,
-        client: key.src(client_dir),
-        server: key.src(client_dir.flip()),
-        vlans: key.vlan_ids().to_vec(),
-        pcap_filename: pcap.clone(),
-        client_hello: f.client_hello,
-        client_hello_count: f.client_hello_count,
-        first_server_hello: f.first_server_hello,
-        server_hello: f.server_hello,
-        hello_retry: f.hello_retry,
-        alerts: f.alerts,
-        outcome,
-        anomalies,
-        fingerprints,
-        details,
-        certificates,
-        client_certificates,
-        cert_checks,
-        rendered: Vec::new(),
-    })
+    }
+
+    /// Builds the owned record of a finished session, with its fingerprints.
+    fn build_record(
+        &mut self,
+        key: FlowKey,
+        first_seen: Timestamp,
+        session: TlsSession,
+        outcome: Outcome,
+    ) -> Option<Handshake> {
+        if !session.facts.has_hello() {
+            return None;
+        }
+        let transport = session.transport();
+        let quic_version = session.quic_version();
+        let f = session.facts;
+        let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
+        let fingerprints = Fingerprints {
+            ja3: f.client_hello.as_ref().map(ja3::ja3),
+            ja4: f.client_hello.as_ref().map(|ch| ja4::ja4(ch, transport)),
+            ja3s: f.first_server_hello.as_ref().map(ja3::ja3s),
+            ja4s: if self.ja4plus {
+                f.first_server_hello.as_ref().map(|sh| ja4::ja4s(sh, transport))
+            } else {
+                None
+            },
+        };
+        let ch_ts = f.client_hello.as_ref().and(f.first_hello_ts);
+        let since_ch = |t: Option<Timestamp>| Some(t?.micros_since(ch_ts?));
+        let resumed_13 = f.server_hello.as_ref().is_some_and(|sh| !sh.hello_retry && sh.psk_selected);
+        // Certificates: parsed here, on the worker, and only the facts are kept.
+        let tls13 = f.server_hello.as_ref().is_some_and(|sh| sh.negotiated_version() == 0x0304);
+        let mut anomalies = f.anomalies;
+        let ja4plus = self.ja4plus;
+        let certs = &mut self.certs;
+        let mut chain = |body: &Option<Vec<u8>>, who: &str| -> Vec<Arc<Cert>> {
+            let Some(body) = body else { return Vec::new() };
+            match x509::certificate_list(body, tls13) {
+                Ok(list) => {
+                    if let Some(e) = list.error {
+                        anomalies.push(format!("{who} certificate list: {e}"));
+                    }
+                    list.certs
+                        .iter()
+                        .map(|der| {
+                            certs.get_or_parse(der, |der| Cert {
+                                info: x509::parse_certificate(der).map_err(|e| e.to_string()),
+                                ja4x: if ja4plus { x509::ja4x(der) } else { None },
+                            })
+                        })
+                        .collect()
+                }
+                Err(e) => {
+                    anomalies.push(format!("{who} certificate list: {e}"));
+                    Vec::new()
+                }
+            }
+        };
+        let certificates = chain(&f.server_certificates, "server");
+        let client_certificates = chain(&f.client_certificates, "client");
+        let infos: Vec<&CertInfo> = certificates.iter().filter_map(|c| c.info.as_ref().ok()).collect();
+        let when = f.first_hello_ts.unwrap_or(first_seen);
+        let sni =
+            f.client_hello.as_ref().and_then(|c| c.sni.as_deref()).and_then(|b| std::str::from_utf8(b).ok());
+        let cert_checks = (!infos.is_empty()).then(|| certcheck::check(&infos, when.as_secs(), sni));
+        let details = Details {
+            resumed: resumed_13 || f.abbreviated,
+            ticket_issued: f.ticket_issued,
+            certificate_requested: f.certificate_requested,
+            ocsp_stapled: f.ocsp_stapled,
+            ske_group: f.ske_group,
+            dhe_bits: f.dhe_bits,
+            server_sig_alg: f.server_sig_alg,
+            server_hello_us: since_ch(f.server_hello_ts),
+            finished_us: since_ch(f.client_finished_ts),
+            quic_version,
+            hello_verify: f.hello_verify,
+        };
+        Some(Handshake {
+            flow_id: key.flow_id(first_seen),
+            timestamp: f.first_hello_ts.unwrap_or(first_seen),
+            transport,
+            client: key.src(client_dir),
+            server: key.src(client_dir.flip()),
+            vlans: key.vlan_ids().to_vec(),
+            pcap_filename: self.pcap_filename.clone(),
+            client_hello: f.client_hello,
+            client_hello_count: f.client_hello_count,
+            first_server_hello: f.first_server_hello,
+            server_hello: f.server_hello,
+            hello_retry: f.hello_retry,
+            alerts: f.alerts,
+            outcome,
+            anomalies,
+            fingerprints,
+            details,
+            certificates,
+            client_certificates,
+            cert_checks,
+            rendered: Vec::new(),
+        })
+    }
 }

@@ -10,7 +10,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{field, read_jsonl, replay_file, replay_lines, replay_lines_with};
+use common::{field, read_jsonl, replay_file, replay_files_with, replay_lines, replay_lines_with};
+use hellotap::worker::WorkerConfig;
 use serde_json::Value;
 
 fn captures() -> Vec<PathBuf> {
@@ -134,6 +135,29 @@ fn output_is_identical_for_any_number_of_workers() {
             assert_eq!(replay_lines_with(f, true, n), one, "{} with {n} workers", f.display());
         }
     }
+}
+
+/// The workers' parsed-certificate cache gives exactly the events a fresh parse gives:
+/// every capture in one run (the same server chains come back across captures) with the
+/// cache at its default, with a budget so small it evicts all the time, and off.
+#[test]
+fn certificate_cache_does_not_change_events() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let files = captures();
+    let run = |bytes: usize| {
+        let cfg = WorkerConfig { ja4plus: true, cert_cache_bytes: bytes, ..WorkerConfig::default() };
+        replay_files_with(&files, cfg, 1)
+    };
+    let (off, off_sum) = run(0);
+    assert_eq!(off_sum.stats.cert_cache.hits, 0);
+    let (on, on_sum) = run(WorkerConfig::default().cert_cache_bytes);
+    let c = on_sum.stats.cert_cache;
+    assert!(c.hits >= 5 && c.misses >= 3, "{c:?}");
+    assert_eq!(c.hits + c.misses, off_sum.stats.cert_cache.misses, "one lookup per certificate");
+    assert_eq!(on, off);
+    let (tiny, tiny_sum) = run(2000);
+    assert!(tiny_sum.stats.cert_cache.evicted > 0, "{:?}", tiny_sum.stats.cert_cache);
+    assert_eq!(tiny, off);
 }
 
 /// The shipped rule packs plus the test rule set over the project's captures: the alert

@@ -64,7 +64,7 @@ fn record(cipher: u16) -> Handshake {
             ja4s: None,
         },
         details: Details::default(),
-        certificates: vec![Cert { info: Ok(leaf), ja4x: None }],
+        certificates: vec![std::sync::Arc::new(Cert { info: Ok(leaf), ja4x: None })],
         client_certificates: vec![],
         cert_checks: Some(CertChecks::default()),
         rendered: Vec::new(),
@@ -122,7 +122,7 @@ fn policy_pack_over_built_records() {
     assert_eq!(got, ["policy.cert-expired", "policy.cert-self-signed", "policy.cert-name-mismatch"]);
 
     let mut h = record(0xc02f);
-    if let Ok(i) = h.certificates[0].info.as_mut() {
+    if let Ok(i) = std::sync::Arc::make_mut(&mut h.certificates[0]).info.as_mut() {
         i.key_bits = Some(1024);
     }
     assert_eq!(ids(&s, &h), ["policy.cert-rsa-weak"]);

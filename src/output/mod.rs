@@ -449,8 +449,8 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
         fingerprint: leaf.map(|l| l.sha1_fingerprint.as_str()),
         notbefore: leaf.map(|l| l.not_before.as_str()),
         notafter: leaf.map(|l| l.not_after.as_str()),
-        certificates: h.certificates.iter().map(cert_out).collect(),
-        client_certificates: h.client_certificates.iter().map(cert_out).collect(),
+        certificates: h.certificates.iter().map(|c| cert_out(c)).collect(),
+        client_certificates: h.client_certificates.iter().map(|c| cert_out(c)).collect(),
         cert_checks: h.cert_checks.as_ref().map(|c| ChecksOut {
             expired: c.expired,
             not_yet_valid: c.not_yet_valid,

@@ -55,19 +55,34 @@ pub struct StreamStats {
     pub truncated: u64,
 }
 
-/// Reassembly state of one direction.
+/// Reassembly state of one direction, as kept in a flow table: 24 bytes, with the caps
+/// and counters held once by the caller ([`Reasm`]) and the out-of-order buffer allocated
+/// only when a segment arrives out of order. (A table entry's size is what a SYN flood
+/// multiplies, and what the table moves when it grows.)
 #[derive(Debug, Default)]
-pub struct TcpStream {
-    limits: StreamLimits,
-    started: bool,
-    /// Sequence number of the next byte to deliver.
-    next_seq: u32,
-    /// Segments waiting for a hole to fill: (seq, bytes), in arrival order.
-    ooo: Vec<(u32, Vec<u8>)>,
-    ooo_bytes: usize,
+pub struct StreamState {
     /// Bytes delivered so far.
     delivered: u64,
-    /// Counters.
+    /// Segments waiting for a hole to fill.
+    ooo: Option<Box<Ooo>>,
+    /// Sequence number of the next byte to deliver.
+    next_seq: u32,
+    started: bool,
+}
+
+/// Segments waiting for a hole to fill: (seq, bytes), in arrival order.
+#[derive(Debug, Default)]
+struct Ooo {
+    segs: Vec<(u32, Vec<u8>)>,
+    bytes: usize,
+}
+
+/// What every stream of a table shares: the caps, and the counters they add to.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reasm {
+    /// Caps of each direction.
+    pub limits: StreamLimits,
+    /// Counters, over every stream driven through this.
     pub stats: StreamStats,
 }
 
@@ -76,12 +91,7 @@ fn seq_diff(a: u32, b: u32) -> i32 {
     a.wrapping_sub(b) as i32
 }
 
-impl TcpStream {
-    /// A stream with the given caps.
-    pub fn new(limits: StreamLimits) -> Self {
-        TcpStream { limits, ..Default::default() }
-    }
-
+impl StreamState {
     /// Bytes delivered in order so far.
     pub fn delivered(&self) -> u64 {
         self.delivered
@@ -89,19 +99,23 @@ impl TcpStream {
 
     /// Bytes held out of order.
     pub fn buffered(&self) -> usize {
-        self.ooo_bytes
+        self.ooo.as_ref().map_or(0, |o| o.bytes)
     }
 
     /// Drops buffered data (the handshake is final; nothing more will be read).
     pub fn release(&mut self) {
-        self.ooo = Vec::new();
-        self.ooo_bytes = 0;
+        self.ooo = None;
+    }
+
+    fn segs(&self) -> &[(u32, Vec<u8>)] {
+        self.ooo.as_ref().map_or(&[], |o| &o.segs)
     }
 
     /// Handles one segment of this direction. `truncated` marks a segment the snaplen cut.
     /// Calls `deliver` with each run of new in-order bytes.
     pub fn segment(
         &mut self,
+        r: &mut Reasm,
         seq: u32,
         syn: bool,
         payload: &[u8],
@@ -113,8 +127,7 @@ impl TcpStream {
             // A SYN (or a SYN-ACK with a new ISN, as when a server restarts a TCP Fast
             // Open handshake) sets the start while nothing has been delivered yet.
             if !self.started || self.next_seq != data_seq {
-                self.ooo.clear();
-                self.ooo_bytes = 0;
+                self.ooo = None;
             }
             self.started = true;
             self.next_seq = data_seq;
@@ -127,40 +140,39 @@ impl TcpStream {
             return;
         }
         if truncated {
-            self.stats.truncated += 1;
+            r.stats.truncated += 1;
             return;
         }
         let mut rel = seq_diff(data_seq, self.next_seq);
-        if self.delivered == 0 && (rel < 0 || rel as u32 > self.limits.max_ahead) {
+        if self.delivered == 0 && (rel < 0 || rel as u32 > r.limits.max_ahead) {
             // Nothing delivered yet and the data is nowhere near the expected start (the
             // SYN we anchored on belonged to an abandoned attempt): start from this segment.
-            self.ooo.clear();
-            self.ooo_bytes = 0;
+            self.ooo = None;
             self.next_seq = data_seq;
             rel = 0;
         }
         if rel > 0 {
-            self.buffer(data_seq, rel as u32, payload);
+            self.buffer(r, data_seq, rel as u32, payload);
             return;
         }
         let skip = rel.unsigned_abs() as usize;
         if skip >= payload.len() {
-            self.stats.retransmitted += 1;
+            r.stats.retransmitted += 1;
             return;
         }
         if skip > 0 {
-            self.stats.overlaps += 1;
+            r.stats.overlaps += 1;
         }
         if self.conflicts(self.next_seq, &payload[skip..]) {
             // Rare (evasion or a broken stack): bytes buffered earlier win over this
             // segment's, so build the merged copy; the common path stays zero-copy.
-            self.stats.overlap_conflicts += 1;
+            r.stats.overlap_conflicts += 1;
             let merged = self.overlay(self.next_seq, &payload[skip..]);
             self.push(&merged, deliver);
         } else {
             self.push(&payload[skip..], deliver);
         }
-        self.drain(deliver);
+        self.drain(r, deliver);
     }
 
     fn push(&mut self, bytes: &[u8], deliver: &mut dyn FnMut(&[u8])) {
@@ -169,27 +181,29 @@ impl TcpStream {
         deliver(bytes);
     }
 
-    fn buffer(&mut self, seq: u32, ahead: u32, payload: &[u8]) {
-        if ahead > self.limits.max_ahead
-            || self.ooo.len() >= self.limits.max_ooo_segments
-            || self.ooo_bytes + payload.len() > self.limits.max_ooo_bytes
+    fn buffer(&mut self, r: &mut Reasm, seq: u32, ahead: u32, payload: &[u8]) {
+        let (held, held_bytes) = self.ooo.as_ref().map_or((0, 0), |o| (o.segs.len(), o.bytes));
+        if ahead > r.limits.max_ahead
+            || held >= r.limits.max_ooo_segments
+            || held_bytes + payload.len() > r.limits.max_ooo_bytes
         {
-            self.stats.ooo_dropped += 1;
+            r.stats.ooo_dropped += 1;
             return;
         }
         if self.conflicts(seq, payload) {
-            self.stats.overlap_conflicts += 1;
+            r.stats.overlap_conflicts += 1;
         }
-        self.stats.out_of_order += 1;
-        self.ooo_bytes += payload.len();
-        self.ooo.push((seq, payload.to_vec()));
+        r.stats.out_of_order += 1;
+        let o = self.ooo.get_or_insert_with(Box::default);
+        o.bytes += payload.len();
+        o.segs.push((seq, payload.to_vec()));
     }
 
     /// `data` at `seq` with the bytes of overlapping buffered segments laid over it, the
     /// earliest arrival last so that it wins.
     fn overlay(&self, seq: u32, data: &[u8]) -> Vec<u8> {
         let mut v = data.to_vec();
-        for (s, d) in self.ooo.iter().rev() {
+        for (s, d) in self.segs().iter().rev() {
             let off = seq_diff(*s, seq) as i64; // where `d` starts inside `v`
             let (dst, src) = if off >= 0 { (off as usize, 0) } else { (0, (-off) as usize) };
             if dst >= v.len() || src >= d.len() {
@@ -205,7 +219,7 @@ impl TcpStream {
     /// (at most `max_ooo_segments` comparisons; delivered bytes are not kept, so overlaps
     /// with them cannot be compared).
     fn conflicts(&self, seq: u32, data: &[u8]) -> bool {
-        self.ooo.iter().any(|(s, d)| {
+        self.segs().iter().any(|(s, d)| {
             let off = seq_diff(seq, *s) as i64; // where `data` starts inside `d`
             let (a, b) = if off >= 0 {
                 let o = off as usize;
@@ -227,30 +241,79 @@ impl TcpStream {
 
     /// Delivers buffered segments that the stream has reached, lowest start first (the
     /// earliest arrival among equal starts), until a hole remains.
-    fn drain(&mut self, deliver: &mut dyn FnMut(&[u8])) {
+    fn drain(&mut self, r: &mut Reasm, deliver: &mut dyn FnMut(&[u8])) {
         loop {
+            let Some(o) = self.ooo.as_mut() else { return };
             let mut best: Option<usize> = None;
-            for (i, (s, _)) in self.ooo.iter().enumerate() {
+            for (i, (s, _)) in o.segs.iter().enumerate() {
                 if seq_diff(*s, self.next_seq) <= 0 {
                     match best {
-                        Some(b) if seq_diff(*s, self.ooo[b].0) >= 0 => {}
+                        Some(b) if seq_diff(*s, o.segs[b].0) >= 0 => {}
                         _ => best = Some(i),
                     }
                 }
             }
             let Some(i) = best else { return };
-            let (s, data) = self.ooo.remove(i);
-            self.ooo_bytes -= data.len();
+            let (s, data) = o.segs.remove(i);
+            o.bytes -= data.len();
+            if o.segs.is_empty() {
+                self.ooo = None;
+            }
             let skip = seq_diff(self.next_seq, s) as usize;
             if skip < data.len() {
                 if skip > 0 {
-                    self.stats.overlaps += 1;
+                    r.stats.overlaps += 1;
                 }
                 self.push(&data[skip..], deliver);
             } else {
-                self.stats.retransmitted += 1;
+                r.stats.retransmitted += 1;
             }
         }
+    }
+}
+
+/// One direction on its own, with its caps and counters: [`StreamState`] and a [`Reasm`]
+/// of its own (for tests, fuzzing and single-stream use).
+#[derive(Debug, Default)]
+pub struct TcpStream {
+    reasm: Reasm,
+    state: StreamState,
+    /// Counters.
+    pub stats: StreamStats,
+}
+
+impl TcpStream {
+    /// A stream with the given caps.
+    pub fn new(limits: StreamLimits) -> Self {
+        TcpStream { reasm: Reasm { limits, stats: StreamStats::default() }, ..Default::default() }
+    }
+
+    /// Bytes delivered in order so far.
+    pub fn delivered(&self) -> u64 {
+        self.state.delivered()
+    }
+
+    /// Bytes held out of order.
+    pub fn buffered(&self) -> usize {
+        self.state.buffered()
+    }
+
+    /// Drops buffered data (the handshake is final; nothing more will be read).
+    pub fn release(&mut self) {
+        self.state.release();
+    }
+
+    /// Handles one segment, as [`StreamState::segment`].
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+        truncated: bool,
+        deliver: &mut dyn FnMut(&[u8]),
+    ) {
+        self.state.segment(&mut self.reasm, seq, syn, payload, truncated, deliver);
+        self.stats = self.reasm.stats;
     }
 }
 

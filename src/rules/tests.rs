@@ -73,7 +73,10 @@ pub(crate) fn record() -> Handshake {
             ja4s: None,
         },
         details: Details::default(),
-        certificates: vec![Cert { info: Ok(leaf), ja4x: Some(("ja4xvalue".into(), "ja4xraw".into())) }],
+        certificates: vec![Arc::new(Cert {
+            info: Ok(leaf),
+            ja4x: Some(("ja4xvalue".into(), "ja4xraw".into())),
+        })],
         client_certificates: vec![],
         cert_checks: Some(CertChecks { weak_key: true, ..CertChecks::default() }),
         rendered: Vec::new(),
@@ -372,7 +375,8 @@ fn imported_lists_labels_and_suricata_through_a_rule_file() {
     assert_eq!(l[1].application.as_deref(), Some("Sliver Agent"));
     assert!(s.labels(&h).is_empty());
     let mut x = h.clone();
-    x.certificates[0].ja4x = Some(("000000000000_4f24da86fad6_bf0f0589fc03".into(), String::new()));
+    Arc::make_mut(&mut x.certificates[0]).ja4x =
+        Some(("000000000000_4f24da86fad6_bf0f0589fc03".into(), String::new()));
     assert_eq!(s.labels(&x)[0].notes.as_deref(), Some("quoted, with a comma"));
 }
 

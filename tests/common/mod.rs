@@ -50,6 +50,24 @@ pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
     String::from_utf8(buf).expect("utf-8 output")
 }
 
+/// Replays several files in one run (one pipeline, as `hellotap replay DIR` does) with the
+/// given worker settings, and returns the output text and the workers' counters.
+pub fn replay_files_with(
+    paths: &[PathBuf],
+    worker: WorkerConfig,
+    workers: usize,
+) -> (String, replay::ReplaySummary) {
+    let cfg = ReplayConfig { worker, workers, progress: false, metrics: None, rules: Vec::new(), nats: None };
+    let inputs: Vec<Input> = paths.iter().map(|p| Input::File(p.clone())).collect();
+    let mut buf = Vec::new();
+    let mut err = Vec::new();
+    let sum = {
+        let mut out = JsonLines::new(&mut buf);
+        replay::run(&inputs, &cfg, &mut out, &mut err).expect("replay")
+    };
+    (String::from_utf8(buf).expect("utf-8 output"), sum)
+}
+
 /// Reads a JSON Lines file.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
