@@ -87,8 +87,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             workers: 1,
-            batch_frames: 1024,
-            queue_batches: 8,
+            batch_frames: 256,
+            queue_batches: 4,
             overflow: Overflow::Block,
             worker: WorkerConfig::default(),
             metrics: None,
