@@ -85,6 +85,114 @@ impl FlowKey {
     }
 }
 
+impl FlowKey {
+    /// The key packed into words, for [`FlowTable`]'s keyed hash: a handful of word writes
+    /// instead of the field-by-field writes of the derived `Hash` (which [`FlowKey::flow_id`]
+    /// keeps using, so flow ids stay as they were).
+    fn words(&self) -> [u64; 6] {
+        fn bits(ip: IpAddr) -> u128 {
+            match ip {
+                IpAddr::V4(a) => u128::from(a.to_bits()),
+                IpAddr::V6(a) => a.to_bits(),
+            }
+        }
+        let (lo, hi) = (bits(self.lo.0), bits(self.hi.0));
+        let [v0, v1, v2] = self.vlans;
+        [
+            lo as u64,
+            (lo >> 64) as u64,
+            hi as u64,
+            (hi >> 64) as u64,
+            u64::from(self.lo.1) << 48
+                | u64::from(self.hi.1) << 32
+                | u64::from(self.proto) << 8
+                | u64::from(self.vlan_count),
+            u64::from(v0) << 32 | u64::from(v1) << 16 | u64::from(v2),
+        ]
+    }
+}
+
+/// A keyed hash of flow keys (random seed per instance: attackers choose 5-tuples).
+#[derive(Clone, Default)]
+pub struct FlowHasher(ahash::RandomState);
+
+impl FlowHasher {
+    /// The hash of `key`.
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        self.0.hash_one(key.words())
+    }
+}
+
+/// A flow table: flows by key, with the hash computed once per packet by the caller
+/// ([`FlowTable::hash`]) and reused for every lookup, removal and insertion that packet
+/// makes.
+pub struct FlowTable<V> {
+    table: hashbrown::HashTable<(FlowKey, V)>,
+    hasher: FlowHasher,
+}
+
+impl<V> Default for FlowTable<V> {
+    fn default() -> Self {
+        FlowTable { table: hashbrown::HashTable::new(), hasher: FlowHasher::default() }
+    }
+}
+
+impl<V> FlowTable<V> {
+    /// The hash of `key` in this table.
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash(key)
+    }
+
+    /// Flows held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The flow of `key` (`hash` from [`FlowTable::hash`]).
+    pub fn get(&self, hash: u64, key: &FlowKey) -> Option<&V> {
+        self.table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The flow of `key`, to change.
+    pub fn get_mut(&mut self, hash: u64, key: &FlowKey) -> Option<&mut V> {
+        self.table.find_mut(hash, |(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Takes the flow of `key` out.
+    pub fn remove(&mut self, hash: u64, key: &FlowKey) -> Option<V> {
+        match self.table.find_entry(hash, |(k, _)| k == key) {
+            Ok(e) => Some(e.remove().0.1),
+            Err(_) => None,
+        }
+    }
+
+    /// Adds a flow for `key`, which must not be in the table yet.
+    pub fn insert_new(&mut self, hash: u64, key: FlowKey, value: V) -> &mut V {
+        let hasher = &self.hasher;
+        &mut self.table.insert_unique(hash, (key, value), |(k, _)| hasher.hash(k)).into_mut().1
+    }
+
+    /// Every flow.
+    pub fn iter(&self) -> impl Iterator<Item = (&FlowKey, &V)> {
+        self.table.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Takes out the flows `pred` selects.
+    pub fn extract_if<F: FnMut(&FlowKey, &mut V) -> bool>(&mut self, mut pred: F) -> Vec<(FlowKey, V)> {
+        self.table.extract_if(|(k, v)| pred(k, v)).collect()
+    }
+
+    /// Takes out every flow.
+    pub fn drain(&mut self) -> Vec<(FlowKey, V)> {
+        self.table.drain().collect()
+    }
+}
+
 /// Reasons a flow leaves the table (the discriminant indexes `WorkerStats::flows_ended`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowEnd {
@@ -178,5 +286,30 @@ mod tests {
         assert!(k1.flow_id(t) < 1 << 51);
         let (k3, _) = FlowKey::of(&pkt("198.18.0.1", 5001, "198.18.0.2", 443));
         assert_ne!(k1.flow_id(t), k3.flow_id(t));
+    }
+
+    #[test]
+    fn flow_table_finds_what_it_holds_by_either_direction() {
+        let mut t: FlowTable<u32> = FlowTable::default();
+        let (k1, _) = FlowKey::of(&pkt("198.18.0.1", 5000, "198.18.0.2", 443));
+        let (k2, _) = FlowKey::of(&pkt("198.18.0.2", 443, "198.18.0.1", 5000));
+        let (k3, _) = FlowKey::of(&pkt("2001:db8::1", 5000, "2001:db8::2", 443));
+        assert_eq!(t.hash(&k1), t.hash(&k2));
+        *t.insert_new(t.hash(&k1), k1, 1) += 1;
+        t.insert_new(t.hash(&k3), k3, 7);
+        // Many more keys, so the table grows and rehashes with its own hasher.
+        for port in 1..2000u16 {
+            let (k, _) = FlowKey::of(&pkt("198.18.1.1", port, "198.18.0.2", 443));
+            t.insert_new(t.hash(&k), k, u32::from(port));
+        }
+        assert_eq!(t.get(t.hash(&k2), &k2), Some(&2));
+        assert_eq!(t.get(t.hash(&k3), &k3), Some(&7));
+        assert_eq!(t.len(), 2001);
+        assert_eq!(t.remove(t.hash(&k1), &k1), Some(2));
+        assert_eq!(t.get(t.hash(&k1), &k1), None);
+        let small = t.extract_if(|_, v| *v < 10);
+        assert_eq!(small.len(), 10, "7 and ports 1..=9");
+        assert_eq!(t.drain().len(), 1990);
+        assert!(t.is_empty());
     }
 }

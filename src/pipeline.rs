@@ -20,7 +20,6 @@
 //! it; the reader never blocks on a worker.
 
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -28,7 +27,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::Frame;
 use crate::decode;
-use crate::flow::FlowKey;
+use crate::flow::{FlowHasher, FlowKey};
 use crate::metrics::Metrics;
 use crate::record::Handshake;
 use crate::time::Timestamp;
@@ -167,7 +166,8 @@ pub struct Pipeline {
     /// Packet time as far as the reader has seen, and the last tick sent.
     now: Timestamp,
     last_tick: Option<Timestamp>,
-    hasher: ahash::RandomState,
+    /// Shards flows over workers (its own seed, independent of the workers' tables).
+    hasher: FlowHasher,
     /// Released-record bookkeeping.
     watermark: Vec<u64>,
     waiting: BTreeMap<Key, Handshake>,
@@ -207,7 +207,7 @@ impl Pipeline {
             pos: 0,
             now: Timestamp::default(),
             last_tick: None,
-            hasher: ahash::RandomState::new(),
+            hasher: FlowHasher::default(),
             watermark: vec![0; n],
             waiting: BTreeMap::new(),
             spare: Vec::new(),
@@ -256,9 +256,7 @@ impl Pipeline {
         let shard = match decode::decode(f.linktype, f.data, missing) {
             Ok(p) => {
                 let (key, _) = FlowKey::of(&p);
-                let mut h = self.hasher.build_hasher();
-                key.hash(&mut h);
-                (std::hash::Hasher::finish(&h) % self.pending.len() as u64) as usize
+                (self.hasher.hash(&key) % self.pending.len() as u64) as usize
             }
             // The worker decodes it again, stops at the same place and counts it.
             Err(_) => 0,

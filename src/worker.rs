@@ -12,15 +12,13 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use hashbrown::HashMap;
-
 use crate::capture::Frame;
 use crate::certcache::{CertCache, CertCacheStats};
 use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::dtls::{self, DtlsLimits};
 use crate::fingerprint::{Transport, ja3, ja4};
-use crate::flow::{Dir, FlowEnd, FlowKey};
+use crate::flow::{Dir, FlowEnd, FlowKey, FlowTable};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
 use crate::reassembly::{Reasm, StreamLimits, StreamState};
@@ -187,7 +185,7 @@ struct Flow {
 /// One worker.
 pub struct Worker {
     cfg: WorkerConfig,
-    flows: HashMap<FlowKey, Flow, ahash::RandomState>,
+    flows: FlowTable<Flow>,
     now: Timestamp,
     /// Flows in the order they were created (lazily pruned), for oldest-first eviction.
     order: VecDeque<(FlowKey, Timestamp)>,
@@ -216,7 +214,7 @@ impl Worker {
         Worker {
             reasm,
             cfg,
-            flows: HashMap::with_hasher(ahash::RandomState::new()),
+            flows: FlowTable::default(),
             now: Timestamp::default(),
             order: VecDeque::new(),
             last_pressure_sweep: None,
@@ -241,8 +239,8 @@ impl Worker {
     /// Bytes held by this worker's reassembly and TLS buffers (walks the table).
     pub fn buffered_bytes(&self) -> usize {
         self.flows
-            .values()
-            .map(|f| {
+            .iter()
+            .map(|(_, f)| {
                 f.streams[0].buffered()
                     + f.streams[1].buffered()
                     + f.session.as_ref().map_or(0, |s| s.buffered())
@@ -324,7 +322,8 @@ impl Worker {
             }
         };
         let (key, dir) = FlowKey::of(p);
-        if let Some(old) = self.flows.get(&key) {
+        let h = self.flows.hash(&key);
+        if let Some(old) = self.flows.get(h, &key) {
             // A flow idle past its timeout ends here, whether or not a sweep has run yet,
             // so what a packet means never depends on when sweeps happen.
             let idle = old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts;
@@ -334,12 +333,12 @@ impl Worker {
                 tcp.syn && !tcp.ack_flag && (old.closed || (old.done && old.syn_seq != Some(tcp.seq)));
             if idle || reused {
                 let reason = if idle { FlowEnd::Timeout } else { FlowEnd::Reused };
-                if let Some(old) = self.flows.remove(&key) {
+                if let Some(old) = self.flows.remove(h, &key) {
                     self.end_flow(key, old, reason, out);
                 }
             }
         }
-        if !self.flows.contains_key(&key) {
+        if self.flows.get(h, &key).is_none() {
             // A bare ACK or RST of an unknown flow carries nothing to fingerprint.
             if p.payload.is_empty() && !tcp.syn {
                 return;
@@ -351,7 +350,7 @@ impl Worker {
             // a flow entry each, not a session.
             self.insert_flow(key, ts, None);
         }
-        let Some(flow) = self.flows.get_mut(&key) else { return };
+        let Some(flow) = self.flows.get_mut(h, &key) else { return };
         flow.last_seen = ts;
         if tcp.syn && !tcp.ack_flag {
             flow.syn_seq = Some(tcp.seq);
@@ -398,14 +397,15 @@ impl Worker {
     /// costs one lookup.
     fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
         let (key, dir) = FlowKey::of(p);
-        if let Some(old) = self.flows.get(&key) {
+        let h = self.flows.hash(&key);
+        if let Some(old) = self.flows.get(h, &key) {
             if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
-                if let Some(old) = self.flows.remove(&key) {
+                if let Some(old) = self.flows.remove(h, &key) {
                     self.end_flow(key, old, FlowEnd::Timeout, out);
                 }
             }
         }
-        if !self.flows.contains_key(&key) {
+        if self.flows.get(h, &key).is_none() {
             if p.payload_missing > 0 {
                 return;
             }
@@ -421,7 +421,7 @@ impl Worker {
             }
             self.insert_flow(key, ts, Some(session));
         }
-        let Some(flow) = self.flows.get_mut(&key) else { return };
+        let Some(flow) = self.flows.get_mut(h, &key) else { return };
         flow.last_seen = ts;
         let Some(session) = flow.session.as_mut().filter(|_| !flow.done) else {
             self.stats.packets_after_final += 1;
@@ -441,8 +441,6 @@ impl Worker {
         }
     }
 
-    /// Makes room for a new flow when the table is at its cap: sweeps idle flows; false
-    /// (counted) when there is still none.
     /// Makes room for a new flow when the table is at its cap. Under pressure it first
     /// ends idle flows (a full sweep, at most once per second of packet time, so a flood
     /// cannot make every packet walk the table), then evicts the oldest flows (first seen
@@ -462,8 +460,9 @@ impl Worker {
             };
             // Entries of flows already gone (or replaced by a newer flow on the same key)
             // are skipped: the queue is pruned lazily.
-            if self.flows.get(&key).is_some_and(|f| f.first_seen == first_seen) {
-                if let Some(flow) = self.flows.remove(&key) {
+            let h = self.flows.hash(&key);
+            if self.flows.get(h, &key).is_some_and(|f| f.first_seen == first_seen) {
+                if let Some(flow) = self.flows.remove(h, &key) {
                     self.end_flow(key, flow, FlowEnd::Evicted, out);
                 }
             }
@@ -483,7 +482,9 @@ impl Worker {
             live.sort_by_cached_key(|(k, t)| (*t, k.flow_id(*t)));
             self.order = live.into();
         }
-        self.flows.insert(
+        let h = self.flows.hash(&key);
+        self.flows.insert_new(
+            h,
             key,
             Flow {
                 first_seen: ts,
@@ -523,8 +524,8 @@ impl Worker {
     fn sweep(&mut self, out: &mut dyn FnMut(Handshake)) {
         let now = self.now;
         let cfg = &self.cfg;
-        let mut expired: Vec<(FlowKey, Flow)> =
-            self.flows.extract_if(|_, flow| flow.last_seen.plus_secs(cfg.timeout_of(flow)) <= now).collect();
+        let mut expired =
+            self.flows.extract_if(|_, flow| flow.last_seen.plus_secs(cfg.timeout_of(flow)) <= now);
         expired.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in expired {
             self.end_flow(key, flow, FlowEnd::Timeout, out);
@@ -535,7 +536,7 @@ impl Worker {
     /// reported with outcome `shutdown`.
     pub fn shutdown(&mut self, out: &mut dyn FnMut(Handshake)) {
         self.order.clear();
-        let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        let mut all = self.flows.drain();
         all.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, mut flow) in all {
             self.stats.flows_ended[FlowEnd::EndOfInput as usize] += 1;
@@ -549,7 +550,7 @@ impl Worker {
     pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
         // Emit in first-seen order so output does not depend on the table's random seed.
         self.order.clear();
-        let mut all: Vec<(FlowKey, Flow)> = self.flows.drain().collect();
+        let mut all = self.flows.drain();
         all.sort_by_cached_key(|(k, f)| (f.first_seen, k.flow_id(f.first_seen)));
         for (key, flow) in all {
             self.end_flow(key, flow, FlowEnd::EndOfInput, out);
