@@ -6,8 +6,6 @@
 //! legacy_version field, not supported_versions. JA3S = `SSLVersion,Cipher,Extensions` of
 //! the ServerHello.
 
-use std::fmt::Write;
-
 use md5::{Digest, Md5};
 
 use super::{hex, no_grease};
@@ -29,34 +27,56 @@ impl Ja3 {
     }
 }
 
-fn join<I: Iterator<Item = u32>>(out: &mut String, it: I) {
+/// Appends `v` in decimal (the hot path of every JA3 string: no `core::fmt`).
+fn push_dec(out: &mut String, v: u16) {
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut n = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(char::from(d));
+    }
+}
+
+fn join<I: Iterator<Item = u16>>(out: &mut String, it: I) {
     for (i, v) in it.enumerate() {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{v}");
+        push_dec(out, v);
     }
 }
 
 /// JA3 of a ClientHello.
 pub fn ja3(ch: &ClientHello) -> Ja3 {
     let mut s = String::with_capacity(256);
-    let _ = write!(s, "{},", ch.version);
-    join(&mut s, no_grease(&ch.ciphers).map(u32::from));
+    push_dec(&mut s, ch.version);
     s.push(',');
-    join(&mut s, no_grease(&ch.extensions).map(u32::from));
+    join(&mut s, no_grease(&ch.ciphers));
     s.push(',');
-    join(&mut s, no_grease(&ch.groups).map(u32::from));
+    join(&mut s, no_grease(&ch.extensions));
     s.push(',');
-    join(&mut s, ch.point_formats.iter().map(|&p| u32::from(p)));
+    join(&mut s, no_grease(&ch.groups));
+    s.push(',');
+    join(&mut s, ch.point_formats.iter().map(|&p| u16::from(p)));
     Ja3::from_string(s)
 }
 
 /// JA3S of a ServerHello.
 pub fn ja3s(sh: &ServerHello) -> Ja3 {
     let mut s = String::with_capacity(64);
-    let _ = write!(s, "{},{},", sh.version, sh.cipher);
-    join(&mut s, no_grease(&sh.extensions).map(u32::from));
+    push_dec(&mut s, sh.version);
+    s.push(',');
+    push_dec(&mut s, sh.cipher);
+    s.push(',');
+    join(&mut s, no_grease(&sh.extensions));
     Ja3::from_string(s)
 }
 
@@ -82,6 +102,15 @@ mod tests {
     fn grease_removed_everywhere_wire_order_kept() {
         let ch = parse_client_hello(&sample_client_hello_body(), false).unwrap();
         assert_eq!(ja3(&ch).string, "771,4865-4866-49199,0-16-43-10-11-13-51,29-23,0");
+    }
+
+    #[test]
+    fn decimal_writer_matches_display() {
+        for v in [0u16, 1, 9, 10, 99, 100, 771, 4865, 9999, 10000, 65535] {
+            let mut s = String::new();
+            push_dec(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
     }
 
     #[test]

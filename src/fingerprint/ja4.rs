@@ -17,7 +17,7 @@
 //!   `non_alphanumeric_alpn_uses_hex`);
 //! * GREASE values inside signature_algorithms are removed (FoxIO fixed this in 2026).
 
-use super::{Transport, no_grease, sha256_12};
+use super::{Transport, no_grease, push_sha256_12, sha256_12};
 use crate::tls::hello::{ClientHello, ServerHello, ext};
 
 /// JA4 and its raw and original-order variants.
@@ -162,13 +162,31 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
     // the rule applies to JA4_o too (FoxIO's ja4.py, the reference for JA4_o, gives zeros
     // for a hello whose only extension is SNI although its original-order list is `0000`;
     // pinned by `only_sni_gives_zero_c_in_every_variant`).
-    let hash_c = |c: &str, empty: bool| if empty { "000000000000".to_string() } else { sha256_12(c) };
     let no_c_sorted = !exts.iter().any(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
+    // `a_hash(b)_hash(c)`, built in place (no `format!`: this runs for every hello).
+    let hashed = |b: &str, c: &str| {
+        let mut s = String::with_capacity(a.len() + 26);
+        s.push_str(&a);
+        s.push('_');
+        push_sha256_12(&mut s, b);
+        s.push('_');
+        push_sha256_12(&mut s, if no_c_sorted { "" } else { c });
+        s
+    };
+    let raw = |b: &str, c: &str| {
+        let mut s = String::with_capacity(a.len() + b.len() + c.len() + 2);
+        s.push_str(&a);
+        s.push('_');
+        s.push_str(b);
+        s.push('_');
+        s.push_str(c);
+        s
+    };
     Ja4 {
-        ja4: format!("{a}_{}_{}", sha256_12(&b_sorted), hash_c(&c_sorted, no_c_sorted)),
-        ja4_r: format!("{a}_{b_sorted}_{c_sorted}"),
-        ja4_o: format!("{a}_{}_{}", sha256_12(&b_orig), hash_c(&c_orig, no_c_sorted)),
-        ja4_ro: format!("{a}_{b_orig}_{c_orig}"),
+        ja4: hashed(&b_sorted, &c_sorted),
+        ja4_r: raw(&b_sorted, &c_sorted),
+        ja4_o: hashed(&b_orig, &c_orig),
+        ja4_ro: raw(&b_orig, &c_orig),
     }
 }
 

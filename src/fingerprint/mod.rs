@@ -54,10 +54,20 @@ pub fn hex(bytes: &[u8]) -> String {
 /// First 12 hex characters of the SHA-256 of `s`; `000000000000` for an empty input, as
 /// the JA4 spec says for an empty list.
 pub(crate) fn sha256_12(s: &str) -> String {
+    let mut out = String::with_capacity(12);
+    push_sha256_12(&mut out, s);
+    out
+}
+
+/// Appends [`sha256_12`] of `s` to `out` (no allocation).
+pub(crate) fn push_sha256_12(out: &mut String, s: &str) {
     use sha2::{Digest, Sha256};
     if s.is_empty() {
-        return "000000000000".to_string();
+        out.push_str("000000000000");
+        return;
     }
-    let d = Sha256::digest(s.as_bytes());
-    hex(&d[..6])
+    for &b in &Sha256::digest(s.as_bytes())[..6] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
 }
