@@ -10,6 +10,8 @@
 //!   ServerHelloDone, ChangeCipherSpec, encrypted records),
 //! * `worker/capture/*`: a fresh `Worker` fed every frame of a small capture (then flushed),
 //!   i.e. flow table, reassembly, TLS, fingerprints, certificates and the event record.
+//! * `output/to_json/*`: one event line from a finished record (OpenSSL's TLS 1.2 with a
+//!   3-certificate chain; Chromium's TLS 1.3 with GREASE).
 //!
 //! The bytes are extracted once at start-up through the library itself
 //! (`capture::read_capture`, `decode::decode`, `tls::stream::DirParser`), so the benches
@@ -27,6 +29,8 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use hellotap::capture::{Frame, read_capture};
 use hellotap::decode::{self, Transport as L4};
 use hellotap::fingerprint::{Transport, ja3::ja3, ja4::ja4};
+use hellotap::output;
+use hellotap::record::Handshake;
 use hellotap::time::Timestamp;
 use hellotap::tls::hello::parse_client_hello;
 use hellotap::tls::stream::{DirLimits, DirParser, TlsItem};
@@ -71,6 +75,17 @@ fn load_frames(name: &str) -> Vec<OwnedFrame> {
     .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
     assert!(!frames.is_empty(), "{name}: no frames");
     frames
+}
+
+/// The records a fresh worker makes from every frame of a capture.
+fn records(frames: &[OwnedFrame]) -> Vec<Handshake> {
+    let mut worker = Worker::new(WorkerConfig::default());
+    let mut out = Vec::new();
+    for f in frames {
+        worker.frame(&f.frame(), &mut |h| out.push(h));
+    }
+    worker.flush(&mut |h| out.push(h));
+    out
 }
 
 /// One direction of the capture's first TCP connection.
@@ -139,24 +154,32 @@ struct Inputs {
     server_flight: Vec<Vec<u8>>,
     /// All frames of the OpenSSL TLS 1.2 capture.
     capture: Vec<OwnedFrame>,
+    /// The records of the OpenSSL TLS 1.2 and the Chromium captures.
+    openssl_record: Handshake,
+    chromium_record: Handshake,
 }
 
 fn inputs() -> Inputs {
     let chromium = load_frames("chromium-veth-split-clienthello.pcap");
     let (client, _) = first_connection(&chromium);
     let (chromium_hello, _) = handshake_message(&client, 1);
+    let chromium_record = records(&chromium).into_iter().next().expect("a Chromium record");
 
     let capture = load_frames("openssl-tls12-ecdhe-rsa-gcm-chain.pcap");
     let (client, server) = first_connection(&capture);
     let (openssl_hello, frame) = handshake_message(&client, 1);
     let f = &capture[frame];
     assert_eq!(f.linktype, decode::linktype::ETHERNET);
+    let openssl_record = records(&capture).into_iter().next().expect("an OpenSSL record");
+    assert_eq!(openssl_record.certificates.len(), 3);
     Inputs {
         chromium_hello,
         openssl_hello,
         hello_frame: (f.linktype, f.data.clone()),
         server_flight: server.segments,
         capture,
+        openssl_record,
+        chromium_record,
     }
 }
 
@@ -239,6 +262,13 @@ fn benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    g.finish();
+
+    let mut g = c.benchmark_group("output/to_json");
+    for (name, h) in [("openssl_tls12_chain", &inp.openssl_record), ("chromium", &inp.chromium_record)] {
+        g.throughput(Throughput::Bytes(output::to_json(h).len() as u64));
+        g.bench_function(name, |b| b.iter(|| output::to_json(black_box(h))));
+    }
     g.finish();
 }
 
