@@ -45,22 +45,24 @@ cat "$cap" >/dev/null
 # components (JA4, x509, JSON, ...) are reliable, the sum over a whole thread comes from
 # the thread split above.
 components='
-worker thread (pipeline::run_worker)|hellotap::pipeline::run_worker$
-  flow table lookups (hashbrown find, self)|hashbrown::raw::RawTable<T,A>::find$
+worker threads (pipeline::run_worker)|hellotap::pipeline::run_worker$
+  flow table (hash, find, insert)|^(hashbrown::raw::RawTable<T,A>::find|hashbrown::table::HashTable<T,A>::find.*|hellotap::flow::FlowHasher::hash|hellotap::flow::FlowTable<V>::.*)$
   new flows (Worker::insert_flow)|hellotap::worker::Worker::insert_flow$
-  TCP reassembly (TcpStream::segment)|hellotap::reassembly::TcpStream::segment$
+  TCP reassembly (StreamState::segment)|hellotap::reassembly::StreamState::segment$
   TLS record layer (DirParser::feed)|hellotap::tls::stream::DirParser::feed$
   ClientHello parse|hellotap::tls::hello::parse_client_hello$
-  Worker::finish (the record of a finished handshake)|hellotap::worker::Worker::finish$
+  record of a finished handshake (Recorder::finish)|hellotap::worker::Recorder::finish$
     JA4|hellotap::fingerprint::ja4::ja4$
     JA3|hellotap::fingerprint::ja3::ja3$
-    x509 parse of the certificates|hellotap::x509::parse_certificate$
+    x509 parse of the certificates (cache misses)|hellotap::x509::parse_certificate$
+    event rendering (enrich::render, on the worker)|hellotap::enrich::render$
 reading thread: Pipeline::frame (decode, shard, copy, dispatch)|hellotap::pipeline::Pipeline::frame$
-  JSON output (JsonLines::write)|hellotap::output::JsonLines<W>::write$
+  reading the file (pcap-parser next/refill)|pcap_parser::.*::(next|refill)$
+  writing events (replay emit)|hellotap::replay::run::\{\{closure\}\}$
 frame decode (both threads)|hellotap::decode::decode$
-allocator (malloc+free+realloc, self)|^(_int_malloc|malloc|_int_free|cfree@GLIBC_2.2.5|realloc|_int_realloc|malloc_consolidate|unlink_chunk.constprop.0)$
-core::fmt (self: format!, write!)|^(alloc::fmt::format::format_inner|core::fmt::write|<core::fmt::Formatter>::pad_integral)$
-'
+allocator (mimalloc, self)|^(mi_.*|_mi_.*)$
+kernel page clearing (first touch of memory)|^clear_page_erms$
+core::fmt (self: format!, write!)|^(alloc::fmt::format::format_inner|core::fmt::write|<core::fmt::Formatter>::pad_integral)$'
 
 if [[ $tool == perf ]]; then
     echo "perf record (cpu-clock, DWARF call graphs) of: hellotap replay -q --workers $workers $cap" >&2

@@ -138,6 +138,11 @@ impl<V> Default for FlowTable<V> {
 }
 
 impl<V> FlowTable<V> {
+    /// A table with room for `n` flows before it first grows.
+    pub fn with_capacity(n: usize) -> Self {
+        FlowTable { table: hashbrown::HashTable::with_capacity(n), hasher: FlowHasher::default() }
+    }
+
     /// The hash of `key` in this table.
     pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash(key)

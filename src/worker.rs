@@ -27,6 +27,9 @@ use crate::session::{SessionLimits, TlsSession};
 use crate::time::Timestamp;
 use crate::x509::{self, CertInfo};
 
+/// Flows a worker's table has room for before it first grows (bounded by `max_flows`).
+const INITIAL_FLOWS: usize = 8192;
+
 /// A worker's settings.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -211,12 +214,15 @@ impl Worker {
             certs: CertCache::new(cfg.cert_cache_bytes),
         };
         let reasm = Reasm { limits: cfg.stream, stats: Default::default() };
+        let initial = cfg.max_flows.min(INITIAL_FLOWS);
         Worker {
             reasm,
             cfg,
-            flows: FlowTable::default(),
+            // Room for a busy link's flows up front: the early doublings of a growing table
+            // each move every entry to freshly faulted memory.
+            flows: FlowTable::with_capacity(initial),
             now: Timestamp::default(),
-            order: VecDeque::new(),
+            order: VecDeque::with_capacity(initial),
             last_pressure_sweep: None,
             rec,
             stats: WorkerStats::default(),
