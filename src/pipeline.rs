@@ -26,6 +26,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::Frame;
+use crate::capture::blocks::{Block, InBlock};
 use crate::decode;
 use crate::flow::{FlowHasher, FlowKey};
 use crate::metrics::Metrics;
@@ -97,16 +98,21 @@ impl Default for PipelineConfig {
     }
 }
 
-/// A frame copied into a batch.
+/// A frame in a batch: a range of one of the batch's shared blocks, or of its own copies.
 #[derive(Clone, Copy)]
 struct FrameRef {
     pos: u64,
     ts: Timestamp,
     linktype: u32,
     orig_len: u32,
+    /// Index in `Batch::blocks`, or [`COPIED`] for `Batch::data`.
+    block: u32,
     start: u32,
     len: u32,
 }
+
+/// [`FrameRef::block`] of a frame copied into the batch.
+const COPIED: u32 = u32::MAX;
 
 enum Control {
     /// Attribute later records to this input file.
@@ -119,7 +125,10 @@ enum Control {
 
 #[derive(Default)]
 struct Batch {
+    /// Frames that came without a shared block (live capture, pcapng), copied.
     data: Vec<u8>,
+    /// The file blocks the batch's frames sit in (kept alive until the worker is done).
+    blocks: Vec<Arc<Block>>,
     frames: Vec<FrameRef>,
     /// Position just after the last frame dispatched in this cycle (over all workers).
     upto: u64,
@@ -250,8 +259,14 @@ impl Pipeline {
         self.finish(out)
     }
 
-    /// Hands one frame to its worker.
+    /// Hands one frame to its worker (copied into the worker's batch).
     pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
+        self.frame_in(f, None, out);
+    }
+
+    /// Hands one frame to its worker; a frame that sits in a shared block (`shared`) is
+    /// passed by reference to the block, without a copy.
+    pub fn frame_in(&mut self, f: &Frame<'_>, shared: Option<InBlock<'_>>, out: &mut dyn FnMut(Handshake)) {
         let missing = f.orig_len.saturating_sub(f.data.len() as u32);
         let shard = match decode::decode(f.linktype, f.data, missing) {
             Ok(p) => {
@@ -280,15 +295,28 @@ impl Pipeline {
             self.dispatch(Some(tick), None::<fn() -> Control>, out);
         }
         let b = &mut self.pending[shard];
+        let (block, start) = match shared {
+            Some(s) => {
+                if b.blocks.last().is_none_or(|last| !Arc::ptr_eq(last, s.block)) {
+                    b.blocks.push(s.block.clone());
+                }
+                (b.blocks.len() as u32 - 1, s.start)
+            }
+            None => {
+                let start = b.data.len() as u32;
+                b.data.extend_from_slice(f.data);
+                (COPIED, start)
+            }
+        };
         b.frames.push(FrameRef {
             pos: 2 * self.pos + 1,
             ts: f.ts,
             linktype: f.linktype,
             orig_len: f.orig_len,
-            start: b.data.len() as u32,
+            block,
+            start,
             len: f.data.len() as u32,
         });
-        b.data.extend_from_slice(f.data);
         self.pos += 1;
         self.pending_frames += 1;
         if self.pending_frames >= self.cfg.batch_frames {
@@ -438,7 +466,11 @@ fn run_worker(
             records.push(((pos, h.timestamp, h.flow_id), h));
         };
         for f in &b.frames {
-            let data = &b.data[f.start as usize..(f.start + f.len) as usize];
+            let src = match f.block {
+                COPIED => &b.data[..],
+                i => b.blocks[i as usize].bytes(),
+            };
+            let data = &src[f.start as usize..(f.start + f.len) as usize];
             let frame = Frame { ts: f.ts, linktype: f.linktype, data, orig_len: f.orig_len };
             w.frame(&frame, &mut |h| keep(f.pos, h));
         }
@@ -459,6 +491,8 @@ fn run_worker(
         }
         b.data.clear();
         b.frames.clear();
+        // The last reference to a block returns its buffer to the reader's pool.
+        b.blocks.clear();
         b.tick = None;
         let spent = Some(b);
         if done.send(Done { worker: id, upto: end, records, spent, stats: None }).is_err() {

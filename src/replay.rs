@@ -231,7 +231,8 @@ pub fn run<W: Write, E: Write>(
             Input::File(p) => match File::open(p) {
                 Ok(f) => {
                     let len = f.metadata().ok().map(|m| m.len());
-                    (Box::new(io::BufReader::with_capacity(1 << 16, f)), len)
+                    // Read in large blocks by the capture reader itself: no buffer between.
+                    (Box::new(f), len)
                 }
                 Err(e) => {
                     summary.bad_inputs += 1;
@@ -240,10 +241,10 @@ pub fn run<W: Write, E: Write>(
                 }
             },
         };
-        let result = capture::read_capture(
+        let result = capture::blocks::read_capture_blocks(
             reader,
-            |frame| {
-                pipe.frame(frame, &mut emit);
+            |frame, shared| {
+                pipe.frame_in(frame, shared, &mut emit);
                 !closed.get()
             },
             |done| {

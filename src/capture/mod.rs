@@ -17,6 +17,7 @@ use pcap_parser::{PcapBlockOwned, PcapError};
 
 use crate::time::Timestamp;
 
+pub mod blocks;
 #[cfg(feature = "live")]
 pub mod live;
 
