@@ -267,14 +267,17 @@ impl Pipeline {
     /// Hands one frame to its worker; a frame that sits in a shared block (`shared`) is
     /// passed by reference to the block, without a copy.
     pub fn frame_in(&mut self, f: &Frame<'_>, shared: Option<InBlock<'_>>, out: &mut dyn FnMut(Handshake)) {
-        let missing = f.orig_len.saturating_sub(f.data.len() as u32);
-        let shard = match decode::decode(f.linktype, f.data, missing) {
-            Ok(p) => {
-                let (key, _) = FlowKey::of(&p);
-                (self.hasher.hash(&key) % self.pending.len() as u64) as usize
-            }
-            // The worker decodes it again, stops at the same place and counts it.
-            Err(_) => 0,
+        let workers = self.pending.len();
+        let shard = if workers == 1 {
+            0
+        } else {
+            let key = FlowKey::quick_tcp(f.linktype, f.data).or_else(|| {
+                let missing = f.orig_len.saturating_sub(f.data.len() as u32);
+                decode::decode(f.linktype, f.data, missing).ok().map(|p| FlowKey::of(&p).0)
+            });
+            // A frame that does not decode goes to the first worker, which decodes it
+            // again, stops at the same place and counts it.
+            key.map_or(0, |k| (self.hasher.hash(&k) % workers as u64) as usize)
         };
         // A tick is due when packet time crosses a whole second: it goes at this position,
         // before this frame, to every worker.

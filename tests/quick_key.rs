@@ -1,0 +1,105 @@
+//! The reading thread's quick flow key (`FlowKey::quick_tcp`, read straight from the bytes
+//! of plain Ethernet/IP/TCP frames to pick a worker) against the full decoder, for every
+//! frame of the project's captures and of the public corpora when present: whenever the
+//! decoder reads a frame, the quick key is either absent or the decoder's key.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use hellotap::capture::read_capture;
+use hellotap::decode;
+use hellotap::flow::FlowKey;
+
+fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            captures(&p, out);
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")) {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn quick_key_is_the_decoders_key() {
+    let mut files = Vec::new();
+    captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps"), &mut files);
+    if let Some(shared) = common::shared_pcaps() {
+        captures(&shared, &mut files);
+    }
+    let (mut quick, mut total) = (0u64, 0u64);
+    for f in &files {
+        let Ok(file) = std::fs::File::open(f) else { continue };
+        let _ = read_capture(
+            std::io::BufReader::new(file),
+            |fr| {
+                total += 1;
+                if let Some(k) = FlowKey::quick_tcp(fr.linktype, fr.data) {
+                    quick += 1;
+                    let missing = fr.orig_len.saturating_sub(fr.data.len() as u32);
+                    if let Ok(p) = decode::decode(fr.linktype, fr.data, missing) {
+                        assert_eq!(FlowKey::of(&p).0, k, "{} frame {total}", f.display());
+                    }
+                }
+                true
+            },
+            |_| {},
+        );
+    }
+    println!("{quick} of {total} frames took the quick path");
+    assert!(quick > 500, "{quick} of {total}");
+}
+
+/// Every cut, and every single-byte change, of IPv4 and IPv6 TCP frames: the quick key is
+/// absent or the decoder's key whenever the decoder reads the frame.
+#[test]
+fn quick_key_agrees_on_cut_and_mangled_frames() {
+    let mut v4 = vec![0u8; 14 + 24 + 20 + 4];
+    v4[12..14].copy_from_slice(&[0x08, 0x00]);
+    v4[14] = 0x46; // IPv4 with 4 bytes of options
+    v4[16..18].copy_from_slice(&((24 + 20 + 4) as u16).to_be_bytes());
+    v4[22] = 64;
+    v4[23] = 6;
+    v4[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    v4[30..34].copy_from_slice(&[198, 18, 0, 2]);
+    let t = 14 + 24;
+    v4[t..t + 2].copy_from_slice(&5000u16.to_be_bytes());
+    v4[t + 2..t + 4].copy_from_slice(&443u16.to_be_bytes());
+    v4[t + 12] = 0x50;
+    let mut v6 = vec![0u8; 14 + 40 + 20 + 4];
+    v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+    v6[14] = 0x60;
+    v6[18..20].copy_from_slice(&24u16.to_be_bytes());
+    v6[20] = 6;
+    v6[21] = 64;
+    v6[22 + 15] = 1;
+    v6[38 + 15] = 2;
+    let t = 14 + 40;
+    v6[t..t + 2].copy_from_slice(&443u16.to_be_bytes());
+    v6[t + 2..t + 4].copy_from_slice(&5000u16.to_be_bytes());
+    v6[t + 12] = 0x50;
+    let check = |f: &[u8]| {
+        if let Some(k) = FlowKey::quick_tcp(1, f) {
+            if let Ok(p) = decode::decode(1, f, 0) {
+                assert_eq!(FlowKey::of(&p).0, k, "{f:02x?}");
+            }
+        }
+    };
+    for frame in [&v4, &v6] {
+        assert!(FlowKey::quick_tcp(1, frame).is_some());
+        assert!(decode::decode(1, frame, 0).is_ok());
+        for cut in 0..=frame.len() {
+            check(&frame[..cut]);
+        }
+        for i in 0..frame.len() {
+            for x in [0x00, 0x01, 0x06, 0x11, 0x2c, 0x3f, 0x45, 0x4f, 0x60, 0x80, 0xff] {
+                let mut m = frame.clone();
+                m[i] = x;
+                check(&m);
+            }
+        }
+    }
+}
