@@ -121,9 +121,9 @@ where
     read_blocks_sized(input, BLOCK_BYTES, on_frame, on_progress)
 }
 
-/// [`read_capture_blocks`] with a block size (small ones in tests, to make records
-/// straddle blocks).
-fn read_blocks_sized<R, F, P>(
+/// [`read_capture_blocks`] with a block size (tests and fuzzing use small ones, so that
+/// records straddle blocks).
+pub fn read_blocks_sized<R, F, P>(
     mut input: R,
     block_bytes: usize,
     mut on_frame: F,
@@ -173,7 +173,9 @@ where
         let avail = len - pos;
         let need = if avail >= 16 {
             let caplen = u32_at(&block.data, pos + 8) as usize;
-            if 16 + caplen > READ_BUFFER_BYTES {
+            // pcap-parser's limit: a record (header included) must be smaller than its
+            // buffer.
+            if 16 + caplen >= READ_BUFFER_BYTES {
                 return Err(CaptureError {
                     offset,
                     kind: CaptureErrorKind::Corrupt(format!(
@@ -346,16 +348,26 @@ mod tests {
 
     #[test]
     fn absurd_length_is_corrupt_at_the_record() {
-        let mut f = sample(true, false);
-        let good = f.len() as u64;
-        f.extend(record(true, 1, 2, b"", 0));
-        let n = f.len();
-        f[n - 8..n - 4].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
-        let want = via_parser(&f);
-        let got = via_blocks(&f, 4096);
-        assert_eq!(got.1, want.1);
-        assert_eq!(got.1.unwrap_err().offset, good);
-        assert_eq!(got.0.len(), 10);
+        // Impossible, exactly the parser's limit (found by fuzzing), just under it (then
+        // the file is only short).
+        for (caplen, corrupt) in [
+            (0x7fff_ffffu32, true),
+            (READ_BUFFER_BYTES as u32 - 16, true),
+            (READ_BUFFER_BYTES as u32 - 17, false),
+        ] {
+            let mut f = sample(true, false);
+            let good = f.len() as u64;
+            f.extend(record(true, 1, 2, b"", 0));
+            let n = f.len();
+            f[n - 8..n - 4].copy_from_slice(&caplen.to_be_bytes());
+            let want = via_parser(&f);
+            let got = via_blocks(&f, 4096);
+            assert_eq!(got.1, want.1);
+            let e = got.1.unwrap_err();
+            assert_eq!(e.offset, good);
+            assert_eq!(matches!(e.kind, CaptureErrorKind::Corrupt(_)), corrupt, "{caplen}");
+            assert_eq!(got.0.len(), 10);
+        }
     }
 
     #[test]

@@ -131,7 +131,12 @@ where
     let mut offset: u64 = 0;
     let mut last_progress: u64 = 0;
     let mut go_on = true;
+    // pcapng: the byte order of the current section, once its header block was read.
+    let mut ng_big: Option<bool> = None;
     while go_on {
+        if let Some(e) = ng_block_length_error(reader.data(), ng_big) {
+            return Err(CaptureError { offset, kind: CaptureErrorKind::Corrupt(e) });
+        }
         match reader.next() {
             Ok((consumed, block)) => {
                 let mut bad_if = None;
@@ -152,7 +157,10 @@ where
                         let data = clip(b.data, b.caplen);
                         go_on = emit(&mut stats, &mut on_frame, ts, legacy.linktype, data, b.origlen);
                     }
-                    PcapBlockOwned::NG(Block::SectionHeader(_)) => interfaces.clear(),
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                        ng_big = Some(shb.big_endian());
+                        interfaces.clear();
+                    }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                         interfaces.push(Interface {
                             linktype: idb.linktype.0 as u32,
@@ -245,6 +253,23 @@ where
     }
     on_progress(offset);
     Ok(stats)
+}
+
+/// A pcapng block whose total length is below the 12 bytes of its own framing. Checked
+/// here, before `pcap-parser` sees it: pcap-parser 0.17 subtracts 12 from that length
+/// unchecked for some block types (an arithmetic overflow: a panic in builds with overflow
+/// checks, a 4 GiB read request otherwise). Found by the `capture_blocks` fuzz target.
+fn ng_block_length_error(data: &[u8], section_big: Option<bool>) -> Option<String> {
+    let head = data.get(..12)?;
+    let big = if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+        // A section header: its own byte-order magic says how to read its length.
+        head[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]
+    } else {
+        section_big?
+    };
+    let w = [head[4], head[5], head[6], head[7]];
+    let len = if big { u32::from_be_bytes(w) } else { u32::from_le_bytes(w) };
+    (len < 12).then(|| format!("block length {len} is less than the 12 bytes of its framing"))
 }
 
 /// The captured bytes, never more than `caplen` (pcap-parser pads pcapng data to 32 bits).
@@ -384,6 +409,29 @@ mod tests {
         assert_eq!(frames.len(), 1);
         let e = r.unwrap_err();
         assert_eq!(e.offset, good_len);
+    }
+
+    #[test]
+    fn pcapng_block_shorter_than_its_framing_is_corrupt_not_a_panic() {
+        // Minimised from a fuzzer find: a section header, then a big-endian block claiming
+        // a length of 5 (pcap-parser would compute 5 - 12).
+        let mut f = vec![0x0a, 0x0d, 0x0d, 0x0a, 0, 0, 0, 28, 0x1a, 0x2b, 0x3c, 0x4d, 0, 1, 0, 0];
+        f.extend_from_slice(&[0xff; 8]);
+        f.extend_from_slice(&[0, 0, 0, 28]);
+        f.extend_from_slice(&[0x80, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+        let (frames, r) = read_all(&f);
+        assert!(frames.is_empty());
+        let e = r.unwrap_err();
+        assert_eq!(e.offset, 28);
+        assert!(matches!(e.kind, CaptureErrorKind::Corrupt(_)), "{e}");
+        // The fuzzer's own input.
+        let fuzzed = [
+            0x0a, 0x0d, 0x0d, 0x0a, 0x00, 0x00, 0x00, 0x24, 0x1a, 0x2b, 0x3c, 0x4d, 0x31, 0x58, 0x01, 0x00,
+            0xc5, 0xc5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0xf7, 0x2d, 0x00, 0x64, 0x80, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x05, 0x0a, 0x0d, 0x01,
+        ];
+        let (_, r) = read_all(&fuzzed);
+        assert!(r.is_err());
     }
 
     #[test]
