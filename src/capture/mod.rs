@@ -263,10 +263,10 @@ fn ng_block_length_error(data: &[u8], section_big: Option<bool>) -> Option<Strin
     // Only inside a pcapng file (a section header was read): classic pcap records may
     // start with any bytes.
     let section_big = section_big?;
-    let head = data.get(..12)?;
+    let head = data.get(..8)?;
     let big = if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
         // A section header: its own byte-order magic says how to read its length.
-        head[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]
+        data.get(8..12)? == [0x1a, 0x2b, 0x3c, 0x4d]
     } else {
         section_big
     };
@@ -435,6 +435,15 @@ mod tests {
         ];
         let (_, r) = read_all(&fuzzed);
         assert!(r.is_err());
+        // The fuzzer's inputs as committed (their first byte picks the block size of the
+        // fuzz target, the file follows): one ends 10 bytes into the bad block.
+        for input in [
+            &include_bytes!("../../fuzz/regressions/capture_blocks/pcapng-block-length-below-12.pcapng")[..],
+            &include_bytes!("../../fuzz/regressions/capture_blocks/pcapng-short-block-at-end.pcapng")[..],
+        ] {
+            let (_, r) = read_all(&input[1..]);
+            assert!(matches!(r.unwrap_err().kind, CaptureErrorKind::Corrupt(_)));
+        }
         // Classic pcap is not pcapng: a record whose time reads like a section header is
         // just a record (the fuzzer's next find, against an earlier version of the check).
         let mut f = pcap_header(false, 1);
