@@ -1,7 +1,11 @@
-//! The reading thread's quick flow key (`FlowKey::quick_tcp`, read straight from the bytes
-//! of plain Ethernet/IP/TCP frames to pick a worker) against the full decoder, for every
-//! frame of the project's captures and of the public corpora when present: whenever the
-//! decoder reads a frame, the quick key is either absent or the decoder's key.
+//! The hand-written fast paths against the general code they shortcut, for every frame of
+//! the project's captures and of the public corpora when present, and for every cut and
+//! many byte changes of sample frames:
+//! * the reading thread's quick flow key (`FlowKey::quick_tcp`, read straight from the
+//!   bytes of plain Ethernet/IP/TCP frames to pick a worker): whenever the decoder reads a
+//!   frame, the quick key is either absent or the decoder's key;
+//! * the decoder's IPv4/TCP path (`decode::decode`) against the `etherparse` path
+//!   (`decode::decode_reference`): the same packet or the same error, always.
 
 mod common;
 
@@ -24,7 +28,7 @@ fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 #[test]
-fn quick_key_is_the_decoders_key() {
+fn fast_paths_agree_on_every_captured_frame() {
     let mut files = Vec::new();
     captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps"), &mut files);
     if let Some(shared) = common::shared_pcaps() {
@@ -37,6 +41,13 @@ fn quick_key_is_the_decoders_key() {
             std::io::BufReader::new(file),
             |fr| {
                 total += 1;
+                let missing = fr.orig_len.saturating_sub(fr.data.len() as u32);
+                assert_eq!(
+                    decode::decode(fr.linktype, fr.data, missing),
+                    decode::decode_reference(fr.linktype, fr.data, missing),
+                    "{} frame {total}",
+                    f.display()
+                );
                 if let Some(k) = FlowKey::quick_tcp(fr.linktype, fr.data) {
                     quick += 1;
                     let missing = fr.orig_len.saturating_sub(fr.data.len() as u32);
@@ -56,7 +67,7 @@ fn quick_key_is_the_decoders_key() {
 /// Every cut, and every single-byte change, of IPv4 and IPv6 TCP frames: the quick key is
 /// absent or the decoder's key whenever the decoder reads the frame.
 #[test]
-fn quick_key_agrees_on_cut_and_mangled_frames() {
+fn fast_paths_agree_on_cut_and_mangled_frames() {
     let mut v4 = vec![0u8; 14 + 24 + 20 + 4];
     v4[12..14].copy_from_slice(&[0x08, 0x00]);
     v4[14] = 0x46; // IPv4 with 4 bytes of options
@@ -82,6 +93,9 @@ fn quick_key_agrees_on_cut_and_mangled_frames() {
     v6[t + 2..t + 4].copy_from_slice(&5000u16.to_be_bytes());
     v6[t + 12] = 0x50;
     let check = |f: &[u8]| {
+        for missing in [0, 7] {
+            assert_eq!(decode::decode(1, f, missing), decode::decode_reference(1, f, missing), "{f:02x?}");
+        }
         if let Some(k) = FlowKey::quick_tcp(1, f) {
             if let Ok(p) = decode::decode(1, f, 0) {
                 assert_eq!(FlowKey::of(&p).0, k, "{f:02x?}");
