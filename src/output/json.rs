@@ -4,8 +4,8 @@
 //! The caller writes objects and arrays in a fixed order; the writer only decides the
 //! commas: a member or an element is preceded by `,` unless it is the first in its object
 //! or array (the output then ends with `{` or `[`; no complete value ends with either).
-//! Keys are static ASCII literals written raw with their quotes, colon and comma in one
-//! copy ([`key!`]). Strings are escaped as `serde_json` escapes them (`"` `\` and the
+//! Keys are static ASCII literals written raw with their quotes and colon in one copy
+//! ([`key!`]). Strings are escaped as `serde_json` escapes them (`"` `\` and the
 //! control characters; nothing else), clean runs copied whole; integers are formatted
 //! without `core::fmt`.
 
@@ -14,11 +14,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::time::{Timestamp, civil_from_days};
 
-/// `,"name":`, the text [`Json::key`] writes for an object member (the comma left out for
+/// `"name":`, an object member's key as [`Json::key`] writes it (after a comma unless it is
 /// the first member).
 macro_rules! key {
     ($name:literal) => {
-        concat!(",\"", $name, "\":")
+        concat!("\"", $name, "\":")
     };
 }
 pub(super) use key;
@@ -336,11 +336,14 @@ impl<'a> Json<'a> {
         self.out.push(']');
     }
 
-    /// An object member's key: `k` is `,"name":` as [`key!`] makes it, written without
-    /// its comma right after the `{`.
+    /// An object member's key: `k` is `"name":` as [`key!`] makes it, after a comma unless
+    /// it follows the `{`. (One copy of a length known at compile time where the key is a
+    /// literal.)
     #[inline]
     pub(super) fn key(&mut self, k: &'static str) {
-        let k = if self.out.as_bytes().last() == Some(&b'{') { k.get(1..).unwrap_or(k) } else { k };
+        if self.out.as_bytes().last() != Some(&b'{') {
+            self.out.push(',');
+        }
         self.out.push_str(k);
     }
 
@@ -404,7 +407,11 @@ impl<'a> Json<'a> {
     /// `true` or `false`.
     #[inline]
     pub(super) fn bool(&mut self, v: bool) {
-        self.out.push_str(if v { "true" } else { "false" });
+        if v {
+            self.out.push_str("true");
+        } else {
+            self.out.push_str("false");
+        }
     }
 
     /// A string `0x` and `digits` (at most 8) lowercase hex digits of `v`.
