@@ -1,5 +1,7 @@
 //! Serialisable views over a record's fields that allocate nothing: each one writes the
-//! same JSON as the owned value (`String`, `Vec<String>`, …) it replaces would have.
+//! same JSON as the owned value (`String`, `Vec<String>`, …) it replaces would have. Used
+//! only by the tests' serde-based oracle ([`super::oracle`]) since events are written by
+//! [`super::json`].
 //!
 //! * [`Name`]: a code point's IANA name or its `0xNNNN` / decimal fallback.
 //! * [`Names`]: the names of a list of code points, GREASE left out.
