@@ -324,8 +324,9 @@ impl Pipeline {
         self.pending_frames += 1;
         if self.pending_frames >= self.cfg.batch_frames {
             self.dispatch(None, None::<fn() -> Control>, out);
+            // Workers answer batches, so records can only be waiting after a dispatch.
+            self.release(false, out);
         }
-        self.release(false, out);
     }
 
     /// Sends every worker its pending batch (possibly empty), with a tick and/or a control.
