@@ -145,7 +145,8 @@ type Key = (u64, Timestamp, u64);
 struct Done {
     worker: usize,
     upto: u64,
-    records: Vec<(Key, Handshake)>,
+    /// Boxed: records are large and move through a vector and an ordered map.
+    records: Vec<(Key, Box<Handshake>)>,
     /// The batch's buffers, emptied, for the reader to fill again (no allocation and no
     /// fresh page faults per batch).
     spent: Option<Batch>,
@@ -179,7 +180,7 @@ pub struct Pipeline {
     hasher: FlowHasher,
     /// Released-record bookkeeping.
     watermark: Vec<u64>,
-    waiting: BTreeMap<Key, Handshake>,
+    waiting: BTreeMap<Key, Box<Handshake>>,
     /// Emptied batches returned by the workers, reused for the next dispatches.
     spare: Vec<Batch>,
     stats: PipelineStats,
@@ -417,7 +418,7 @@ impl Pipeline {
             if !all && entry.key().0 > ready {
                 break;
             }
-            out(entry.remove());
+            out(*entry.remove());
         }
     }
 
@@ -462,8 +463,9 @@ fn run_worker(
     let mut w = Worker::new(cfg);
     let mut batches: u64 = 0;
     for mut b in rx.iter() {
-        let mut records: Vec<(Key, Handshake)> = Vec::new();
-        let mut keep = |pos: u64, mut h: Handshake| {
+        let mut records: Vec<(Key, Box<Handshake>)> = Vec::new();
+        let mut keep = |pos: u64, h: Handshake| {
+            let mut h = Box::new(h);
             if let Some(r) = &render {
                 h.rendered = r(&h);
             }

@@ -28,7 +28,7 @@ impl Ja3 {
 }
 
 /// Appends `v` in decimal (the hot path of every JA3 string: no `core::fmt`).
-fn push_dec(out: &mut String, v: u16) {
+fn push_dec(out: &mut Vec<u8>, v: u16) {
     let mut buf = [0u8; 5];
     let mut i = buf.len();
     let mut n = v;
@@ -40,44 +40,47 @@ fn push_dec(out: &mut String, v: u16) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        out.push(char::from(d));
-    }
+    out.extend_from_slice(&buf[i..]);
 }
 
-fn join<I: Iterator<Item = u16>>(out: &mut String, it: I) {
+fn join<I: Iterator<Item = u16>>(out: &mut Vec<u8>, it: I) {
     for (i, v) in it.enumerate() {
         if i > 0 {
-            out.push('-');
+            out.push(b'-');
         }
         push_dec(out, v);
     }
 }
 
+/// The string of bytes built by [`push_dec`] and [`join`] (ASCII digits and punctuation).
+fn ascii(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_default()
+}
+
 /// JA3 of a ClientHello.
 pub fn ja3(ch: &ClientHello) -> Ja3 {
-    let mut s = String::with_capacity(256);
+    let mut s = Vec::with_capacity(256);
     push_dec(&mut s, ch.version);
-    s.push(',');
+    s.push(b',');
     join(&mut s, no_grease(&ch.ciphers));
-    s.push(',');
+    s.push(b',');
     join(&mut s, no_grease(&ch.extensions));
-    s.push(',');
+    s.push(b',');
     join(&mut s, no_grease(&ch.groups));
-    s.push(',');
+    s.push(b',');
     join(&mut s, ch.point_formats.iter().map(|&p| u16::from(p)));
-    Ja3::from_string(s)
+    Ja3::from_string(ascii(s))
 }
 
 /// JA3S of a ServerHello.
 pub fn ja3s(sh: &ServerHello) -> Ja3 {
-    let mut s = String::with_capacity(64);
+    let mut s = Vec::with_capacity(64);
     push_dec(&mut s, sh.version);
-    s.push(',');
+    s.push(b',');
     push_dec(&mut s, sh.cipher);
-    s.push(',');
+    s.push(b',');
     join(&mut s, no_grease(&sh.extensions));
-    Ja3::from_string(s)
+    Ja3::from_string(ascii(s))
 }
 
 #[cfg(test)]
@@ -107,9 +110,9 @@ mod tests {
     #[test]
     fn decimal_writer_matches_display() {
         for v in [0u16, 1, 9, 10, 99, 100, 771, 4865, 9999, 10000, 65535] {
-            let mut s = String::new();
+            let mut s = Vec::new();
             push_dec(&mut s, v);
-            assert_eq!(s, v.to_string());
+            assert_eq!(ascii(s), v.to_string());
         }
     }
 
