@@ -56,10 +56,10 @@ worker threads (pipeline::run_worker)|hellotap::pipeline::run_worker$
     JA3|hellotap::fingerprint::ja3::ja3$
     x509 parse of the certificates (cache misses)|hellotap::x509::parse_certificate$
     event rendering (enrich::render, on the worker)|hellotap::enrich::render$
-reading thread: Pipeline::frame (decode, shard, copy, dispatch)|hellotap::pipeline::Pipeline::frame$
-  reading the file (pcap-parser next/refill)|pcap_parser::.*::(next|refill)$
+reading thread: Pipeline::frame_in (quick key, shard, dispatch)|hellotap::pipeline::Pipeline::frame_in$
+  reading the file (read syscalls)|^vfs_read$
   writing events (replay emit)|hellotap::replay::run::\{\{closure\}\}$
-frame decode (both threads)|hellotap::decode::decode$
+frame decode (workers)|hellotap::decode::decode_with$
 allocator (mimalloc, self)|^(mi_.*|_mi_.*)$
 kernel page clearing (first touch of memory)|^clear_page_erms$
 core::fmt (self: format!, write!)|^(alloc::fmt::format::format_inner|core::fmt::write|<core::fmt::Formatter>::pad_integral)$'

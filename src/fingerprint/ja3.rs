@@ -40,7 +40,10 @@ fn push_dec(out: &mut Vec<u8>, v: u16) {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    // Byte by byte: a call to memcpy for 1 to 5 bytes costs more than the pushes.
+    for &d in &buf[i..] {
+        out.push(d);
+    }
 }
 
 fn join<I: Iterator<Item = u16>>(out: &mut Vec<u8>, it: I) {
