@@ -241,18 +241,32 @@ pub fn run<W: Write, E: Write>(
                 }
             },
         };
-        let result = capture::blocks::read_capture_blocks(
-            reader,
-            |frame, shared| {
-                pipe.frame_in(frame, shared, &mut emit);
-                !closed.get()
-            },
-            |done| {
-                if show_progress {
-                    progress_line(&name, done, total);
-                }
-            },
-        );
+        let mut progress = |done| {
+            if show_progress {
+                progress_line(&name, done, total);
+            }
+        };
+        let result = if matches!(input, Input::Stdin) {
+            // A pipe (`tcpdump -U -w - | hellotap replay -`): frames go on as each read
+            // returns, where the block reader would wait for a full block.
+            capture::read_capture(
+                reader,
+                |frame| {
+                    pipe.frame(frame, &mut emit);
+                    !closed.get()
+                },
+                &mut progress,
+            )
+        } else {
+            capture::blocks::read_capture_blocks(
+                reader,
+                |frame, shared| {
+                    pipe.frame_in(frame, shared, &mut emit);
+                    !closed.get()
+                },
+                &mut progress,
+            )
+        };
         pipe.flush(&mut emit);
         if show_progress {
             eprint!("\r\x1b[K");
