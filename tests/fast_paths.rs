@@ -61,7 +61,8 @@ fn fast_paths_agree_on_every_captured_frame() {
         );
     }
     println!("{quick} of {total} frames took the quick path");
-    assert!(quick > 500, "{quick} of {total}");
+    // pcaps/ alone (a clean checkout without ../shared) has 698 frames, 368 of them quick.
+    assert!(quick > 300, "{quick} of {total}");
 }
 
 /// Every cut, and every single-byte change, of IPv4 and IPv6 TCP frames: the quick key is
