@@ -350,6 +350,7 @@ impl Config {
             metrics: None,
             interface: self.capture.interfaces.join(","),
             render: None,
+            inline_first: false,
         }
     }
 }

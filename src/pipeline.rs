@@ -67,6 +67,10 @@ pub struct PipelineConfig {
     pub interface: String,
     /// Render records on the workers (their `rendered` lines), if set.
     pub render: Option<Render>,
+    /// The calling thread is itself the first of the `workers` (offline replay): with one
+    /// worker no thread is started at all, with N, N - 1 are. Live capture keeps every
+    /// worker on a thread of its own so the capture thread never does flow work.
+    pub inline_first: bool,
 }
 
 impl std::fmt::Debug for PipelineConfig {
@@ -79,6 +83,7 @@ impl std::fmt::Debug for PipelineConfig {
             .field("worker", &self.worker)
             .field("interface", &self.interface)
             .field("render", &self.render.is_some())
+            .field("inline_first", &self.inline_first)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +99,7 @@ impl Default for PipelineConfig {
             metrics: None,
             interface: "file".to_string(),
             render: None,
+            inline_first: false,
         }
     }
 }
@@ -166,7 +172,10 @@ pub struct PipelineStats {
 /// The running pipeline.
 pub struct Pipeline {
     cfg: PipelineConfig,
-    senders: Vec<Sender<Batch>>,
+    /// Per shard; `None` for the shard worked on the calling thread.
+    senders: Vec<Option<Sender<Batch>>>,
+    /// The worker of shard 0 when it runs on the calling thread ([`PipelineConfig::inline_first`]).
+    inline: Option<Inline>,
     results: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
     pending: Vec<Batch>,
@@ -194,7 +203,16 @@ impl Pipeline {
         let (done_tx, results) = bounded::<Done>(n * (cfg.queue_batches + 2));
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
+        let inline = cfg.inline_first.then(|| Inline {
+            worker: Worker::new(cfg.worker.clone()),
+            batches: 0,
+            records: Vec::new(),
+        });
         for w in 0..n {
+            if w == 0 && inline.is_some() {
+                senders.push(None);
+                continue;
+            }
             let (tx, rx) = bounded::<Batch>(cfg.queue_batches.max(1));
             let done_tx = done_tx.clone();
             let wcfg = cfg.worker.clone();
@@ -204,12 +222,13 @@ impl Pipeline {
                 .name(format!("hellotap-worker-{w}"))
                 .spawn(move || run_worker(w, wcfg, rx, done_tx, pubm, render))
                 .expect("spawn worker thread");
-            senders.push(tx);
+            senders.push(Some(tx));
             handles.push(h);
         }
         Pipeline {
             cfg,
             senders,
+            inline,
             results,
             handles,
             pending: (0..n).map(|_| Batch::default()).collect(),
@@ -278,7 +297,17 @@ impl Pipeline {
             });
             // A frame that does not decode goes to the first worker, which decodes it
             // again, stops at the same place and counts it.
-            key.map_or(0, |k| (self.hasher.hash(&k) % workers as u64) as usize)
+            key.map_or(0, |k| {
+                let h = self.hasher.hash(&k);
+                if self.inline.is_some() {
+                    // The calling thread also reads the file and writes the events: its
+                    // shard takes one share where each worker thread takes two.
+                    let u = (h % (2 * workers as u64 - 1)) as usize;
+                    u.div_ceil(2)
+                } else {
+                    (h % workers as u64) as usize
+                }
+            })
         };
         // A tick is due when packet time crosses a whole second: it goes at this position,
         // before this frame, to every worker.
@@ -297,6 +326,24 @@ impl Pipeline {
             let tick = Timestamp::from_nanos(sec * 1_000_000_000);
             self.last_tick = Some(tick);
             self.dispatch(Some(tick), None::<fn() -> Control>, out);
+        }
+        if shard == 0 {
+            if let Some(inl) = self.inline.as_mut() {
+                let pos = 2 * self.pos + 1;
+                let render = self.cfg.render.as_ref();
+                inl.worker.frame(f, &mut |h| inl.records.push(keyed(pos, h, render)));
+                for (k, h) in inl.records.drain(..) {
+                    self.waiting.insert(k, h);
+                }
+                self.pos += 1;
+                self.watermark[0] = 2 * self.pos;
+                self.pending_frames += 1;
+                if self.pending_frames >= self.cfg.batch_frames {
+                    self.dispatch(None, None::<fn() -> Control>, out);
+                    self.release(false, out);
+                }
+                return;
+            }
         }
         let b = &mut self.pending[shard];
         let (block, start) = match shared {
@@ -340,10 +387,37 @@ impl Pipeline {
         let upto = 2 * self.pos;
         if let Some(m) = &self.cfg.metrics {
             for (w, tx) in self.senders.iter().enumerate() {
-                m.queue_depth.with_label_values(&[&w.to_string()]).set(tx.len() as i64);
+                if let Some(tx) = tx {
+                    m.queue_depth.with_label_values(&[&w.to_string()]).set(tx.len() as i64);
+                }
             }
         }
+        if let Some(inl) = self.inline.as_mut() {
+            // The calling thread's shard: its frames were worked on as they came; now the
+            // tick and the control, at the same position as every other worker's.
+            let render = self.cfg.render.as_ref();
+            let mut keep = |h: Handshake| inl.records.push(keyed(upto, h, render));
+            if let Some(t) = tick {
+                inl.worker.tick(t, &mut keep);
+            }
+            let had_control = control.is_some();
+            match control.as_ref().map(|c| c()) {
+                Some(Control::SetFile(name)) => inl.worker.set_pcap_filename(name),
+                Some(Control::Flush) => inl.worker.flush(&mut keep),
+                Some(Control::Shutdown) => inl.worker.shutdown(&mut keep),
+                None => {}
+            }
+            if let Some(m) = &self.cfg.metrics {
+                inl.batches += 1;
+                inl.worker.publish(m, &self.cfg.interface, inl.batches % 256 == 1 || had_control);
+            }
+            for (k, h) in inl.records.drain(..) {
+                self.waiting.insert(k, h);
+            }
+            self.watermark[0] = self.watermark[0].max(upto);
+        }
         for w in 0..self.pending.len() {
+            let Some(tx) = self.senders[w].clone() else { continue };
             let fresh = self.spare.pop().unwrap_or_default();
             let mut b = std::mem::replace(&mut self.pending[w], fresh);
             b.upto = upto;
@@ -354,7 +428,7 @@ impl Pipeline {
                     // While a queue is full, keep releasing records so workers never wait on us.
                     let mut b = b;
                     loop {
-                        match self.senders[w].try_send(b) {
+                        match tx.try_send(b) {
                             Ok(()) => break,
                             Err(TrySendError::Full(back)) => {
                                 b = back;
@@ -364,7 +438,7 @@ impl Pipeline {
                         }
                     }
                 }
-                Overflow::Drop => match self.senders[w].try_send(b) {
+                Overflow::Drop => match tx.try_send(b) {
                     Ok(()) => {}
                     Err(TrySendError::Full(b)) | Err(TrySendError::Disconnected(b)) => {
                         self.stats.batches_dropped += 1;
@@ -400,7 +474,7 @@ impl Pipeline {
         // Keep as many spare batches as can be in flight; a batch that grew unusually
         // large (one huge frame) is let go rather than kept.
         if let Some(b) = d.spent {
-            if self.spare.len() < self.senders.len() * (self.cfg.queue_batches + 2)
+            if self.spare.len() < self.pending.len() * (self.cfg.queue_batches + 2)
                 && b.data.capacity() <= SPARE_BYTES_MAX
             {
                 self.spare.push(b);
@@ -428,6 +502,13 @@ impl Pipeline {
         self.flush(out);
         let senders = std::mem::take(&mut self.senders);
         drop(senders);
+        if let Some(mut inl) = self.inline.take() {
+            if let Some(m) = &self.cfg.metrics {
+                inl.worker.publish(m, &self.cfg.interface, true);
+            }
+            self.worker_stats[0] = Some(inl.worker.stats.clone());
+            self.watermark[0] = u64::MAX;
+        }
         // Every worker sends a last message with its counters when its queue closes.
         while self.worker_stats.iter().any(Option::is_none) {
             match self.results.recv() {
@@ -452,6 +533,23 @@ impl Pipeline {
     }
 }
 
+/// The worker of the shard that runs on the calling thread.
+struct Inline {
+    worker: Worker,
+    batches: u64,
+    /// Records made by the current frame or dispatch (reused).
+    records: Vec<(Key, Box<Handshake>)>,
+}
+
+/// A finished record, rendered (when rendering is on) and keyed for the ordered release.
+fn keyed(pos: u64, h: Handshake, render: Option<&Render>) -> (Key, Box<Handshake>) {
+    let mut h = Box::new(h);
+    if let Some(r) = render {
+        h.rendered = r(&h);
+    }
+    ((pos, h.timestamp, h.flow_id), h)
+}
+
 fn run_worker(
     id: usize,
     cfg: WorkerConfig,
@@ -464,13 +562,7 @@ fn run_worker(
     let mut batches: u64 = 0;
     for mut b in rx.iter() {
         let mut records: Vec<(Key, Box<Handshake>)> = Vec::new();
-        let mut keep = |pos: u64, h: Handshake| {
-            let mut h = Box::new(h);
-            if let Some(r) = &render {
-                h.rendered = r(&h);
-            }
-            records.push(((pos, h.timestamp, h.flow_id), h));
-        };
+        let mut keep = |pos: u64, h: Handshake| records.push(keyed(pos, h, render.as_ref()));
         for f in &b.frames {
             let src = match f.block {
                 COPIED => &b.data[..],

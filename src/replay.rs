@@ -178,6 +178,9 @@ pub fn run<W: Write, E: Write>(
         worker: cfg.worker.clone(),
         metrics: cfg.metrics.clone(),
         render: Some(enricher.renderer()),
+        // Offline, the reading thread is one of the workers (as in Suricata's workers
+        // mode): `--workers N` is N threads in all, and on N cores no thread waits for one.
+        inline_first: true,
         ..PipelineConfig::default()
     });
     let metrics = cfg.metrics.as_deref();
