@@ -76,8 +76,8 @@ enum Command {
         /// Most flows tracked at once (per worker).
         #[arg(long, default_value_t = 1 << 20)]
         max_flows: usize,
-        /// Worker threads [default: one per core beyond the reading thread, at least 1].
-        /// The output is the same for any number.
+        /// Workers, the reading thread being the first [default: one per core]. The output
+        /// is the same for any number.
         #[arg(long)]
         workers: Option<usize>,
         /// Serve Prometheus metrics on this address while replaying (e.g. 127.0.0.1:9184).
@@ -318,7 +318,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => None,
             };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let workers = workers.unwrap_or(cores.saturating_sub(1)).max(1);
+            // The reading thread works a shard itself (replay's pipeline), so one per core.
+            let workers = workers.unwrap_or(cores).max(1);
             let cfg = ReplayConfig {
                 worker: WorkerConfig {
                     ja4plus,

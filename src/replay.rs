@@ -108,7 +108,8 @@ fn is_capture_file(p: &Path) -> bool {
 pub struct ReplayConfig {
     /// Worker settings.
     pub worker: WorkerConfig,
-    /// Worker threads (the output is the same for any number).
+    /// Workers, the calling (reading) thread being the first (the output is the same for any
+    /// number).
     pub workers: usize,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
