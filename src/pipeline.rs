@@ -1,8 +1,12 @@
 //! The one place that wires capture → workers → consumers.
 //!
-//! The thread that reads frames (the caller of [`Pipeline::frame`]) decodes each frame
-//! just far enough to find its flow, hashes the flow symmetrically (both directions go to
-//! the same worker) and appends a copy of the frame to that worker's pending batch. Every
+//! The thread that reads frames (the caller of [`Pipeline::frame`] or
+//! [`Pipeline::frame_in`]) finds each frame's flow (a quick key read from plain
+//! Ethernet/IP/TCP bytes, else a full decode), hashes it symmetrically (both directions go
+//! to the same worker) and appends the frame to that worker's pending batch: as a range of
+//! a shared file block when it came in one (replay of classic pcap), else as a copy. With
+//! [`PipelineConfig::inline_first`] (replay) the reading thread is itself worker 0 and works
+//! its shard's frames as they come (no thread at all with one worker). Every
 //! [`PipelineConfig::batch_frames`] frames, and whenever packet time crosses a second, the
 //! pending batches are sent to all workers at once over bounded crossbeam channels (a
 //! worker with nothing to do gets an empty batch that only carries the position), with a
