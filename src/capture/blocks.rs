@@ -237,24 +237,11 @@ mod tests {
 
     fn header(big: bool, nanos: bool, linktype: u32, zone: i32) -> Vec<u8> {
         let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        // Version 2.4 as two u16s, then the zone, sigfigs, snaplen and link type.
+        let version: u32 = if big { 0x0002_0004 } else { 0x0004_0002 };
         let mut v = Vec::new();
-        let mut put = |x: &[u8]| v.extend_from_slice(x);
-        if big {
-            put(&magic.to_be_bytes());
-            put(&2u16.to_be_bytes());
-            put(&4u16.to_be_bytes());
-            put(&zone.to_be_bytes());
-            put(&0u32.to_be_bytes());
-            put(&65535u32.to_be_bytes());
-            put(&linktype.to_be_bytes());
-        } else {
-            put(&magic.to_le_bytes());
-            put(&2u16.to_le_bytes());
-            put(&4u16.to_le_bytes());
-            put(&zone.to_le_bytes());
-            put(&0u32.to_le_bytes());
-            put(&65535u32.to_le_bytes());
-            put(&linktype.to_le_bytes());
+        for x in [magic, version, zone as u32, 0, 65535, linktype] {
+            v.extend_from_slice(&if big { x.to_be_bytes() } else { x.to_le_bytes() });
         }
         v
     }
