@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use common::first_flow_streams;
 use etherparse::PacketBuilder;
-use hellotap::output::JsonLines;
-use hellotap::replay::{self, Input, ReplayConfig, ReplaySummary};
+use hellotap::replay::ReplaySummary;
 use hellotap::worker::WorkerConfig;
 use serde_json::Value;
 
@@ -75,21 +74,8 @@ const C: [u8; 4] = [198, 18, 0, 1];
 const S: [u8; 4] = [198, 18, 0, 2];
 
 fn run(path: &Path, cfg: WorkerConfig) -> (Vec<Value>, ReplaySummary) {
-    let rc = ReplayConfig {
-        worker: cfg,
-        workers: 1,
-        progress: false,
-        metrics: None,
-        rules: Vec::new(),
-        nats: None,
-    };
-    let mut buf = Vec::new();
-    let mut err = Vec::new();
-    let summary = {
-        let mut out = JsonLines::new(&mut buf);
-        replay::run(&[Input::File(path.to_path_buf())], &rc, &mut out, &mut err).unwrap()
-    };
-    let events = String::from_utf8(buf).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (text, summary) = common::replay_files_with(&[path.to_path_buf()], cfg, 1);
+    let events = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     (events, summary)
 }
 

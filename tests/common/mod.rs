@@ -33,21 +33,8 @@ pub fn replay_lines(path: &Path, ja4plus: bool) -> String {
 
 /// Like [`replay_lines`] with a number of worker threads.
 pub fn replay_lines_with(path: &Path, ja4plus: bool, workers: usize) -> String {
-    let cfg = ReplayConfig {
-        worker: WorkerConfig { ja4plus, ..WorkerConfig::default() },
-        workers,
-        progress: false,
-        metrics: None,
-        rules: Vec::new(),
-        nats: None,
-    };
-    let mut buf = Vec::new();
-    let mut err = Vec::new();
-    {
-        let mut out = JsonLines::new(&mut buf);
-        replay::run(&[Input::File(path.to_path_buf())], &cfg, &mut out, &mut err).expect("replay");
-    }
-    String::from_utf8(buf).expect("utf-8 output")
+    let worker = WorkerConfig { ja4plus, ..WorkerConfig::default() };
+    replay_files_with(&[path.to_path_buf()], worker, workers).0
 }
 
 /// Replays several files in one run (one pipeline, as `hellotap replay DIR` does) with the
