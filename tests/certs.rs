@@ -614,23 +614,6 @@ fn foxio_ja4x() {
     raw.finish(&[("http2-with-cookies.pcapng", tls13)]);
 }
 
-fn capture_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            capture_files(&p, out);
-        } else {
-            let mut head = [0u8; 4];
-            let ok = File::open(&p).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok();
-            if ok && hellotap::capture::has_capture_magic(&head) {
-                out.push(p);
-            }
-        }
-    }
-}
-
 /// Every certificate in every capture of every corpus: our DNs equal x509-parser's own
 /// rendering (Suricata's code path) wherever that rendering succeeds, JA4X is computed
 /// exactly for the certificates that parse, and the certificates that do not parse are
@@ -639,7 +622,7 @@ fn capture_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_certificate_in_every_capture() {
     let Some(root) = shared() else { return };
     let mut files = Vec::new();
-    capture_files(&root, &mut files);
+    common::capture_files(&root, &mut files);
     let mut seen = std::collections::BTreeSet::new();
     let mut names = Tally::new("all corpora: subject/issuer equal x509-parser's Display");
     let mut parsed = Tally::new("all corpora: certificates that parse");

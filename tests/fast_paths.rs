@@ -9,30 +9,18 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hellotap::capture::read_capture;
 use hellotap::decode;
 use hellotap::flow::FlowKey;
 
-fn captures(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            captures(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("pcap" | "pcapng" | "cap")) {
-            out.push(p);
-        }
-    }
-}
-
 #[test]
 fn fast_paths_agree_on_every_captured_frame() {
     let mut files = Vec::new();
-    captures(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps"), &mut files);
+    common::capture_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps"), &mut files);
     if let Some(shared) = common::shared_pcaps() {
-        captures(&shared, &mut files);
+        common::capture_files(&shared, &mut files);
     }
     let (mut quick, mut total) = (0u64, 0u64);
     for f in &files {

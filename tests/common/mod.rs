@@ -55,6 +55,25 @@ pub fn replay_files_with(
     (String::from_utf8(buf).expect("utf-8 output"), sum)
 }
 
+/// Every capture file below `dir` (recognised by its magic number, not its name), sorted,
+/// appended to `out`.
+pub fn capture_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            capture_files(&p, out);
+        } else {
+            let mut head = [0u8; 4];
+            let ok = File::open(&p).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head)).is_ok();
+            if ok && hellotap::capture::has_capture_magic(&head) {
+                out.push(p);
+            }
+        }
+    }
+}
+
 /// Reads a JSON Lines file.
 pub fn read_jsonl(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
