@@ -56,7 +56,7 @@ worker threads (pipeline::run_worker)|hellotap::pipeline::run_worker$
     JA3|hellotap::fingerprint::ja3::ja3$
     x509 parse of the certificates (cache misses)|hellotap::x509::parse_certificate$
     event rendering (enrich::render, on the worker)|hellotap::enrich::render$
-reading thread: Pipeline::frame_in (quick key, shard, dispatch)|hellotap::pipeline::Pipeline::frame_in$
+reading thread: Pipeline::frame_in (decode, shard, dispatch)|hellotap::pipeline::Pipeline::frame_in$
   reading the file (read syscalls)|^vfs_read$
   writing events (replay emit)|hellotap::replay::run::\{\{closure\}\}$
 frame decode (workers)|hellotap::decode::decode_with$

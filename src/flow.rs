@@ -55,65 +55,10 @@ impl FlowKey {
             Transport::Tcp(_) => 6,
             Transport::Udp => 17,
         };
-        Self::ordered((p.src, p.sport), (p.dst, p.dport), proto, p.vlans, p.vlan_count)
-    }
-
-    fn ordered(
-        a: Endpoint,
-        b: Endpoint,
-        proto: u8,
-        vlans: [u16; VLAN_IDS_KEPT],
-        vlan_count: u8,
-    ) -> (FlowKey, Dir) {
+        let a = (p.src, p.sport);
+        let b = (p.dst, p.dport);
         let (lo, hi, dir) = if rank(&a) <= rank(&b) { (a, b, Dir::LoToHi) } else { (b, a, Dir::HiToLo) };
-        (FlowKey { lo, hi, proto, vlans, vlan_count }, dir)
-    }
-
-    /// The key of the most common frame, read straight from its bytes: Ethernet II without
-    /// VLAN tags, then IPv4 (not a fragment) or IPv6 (no extension header), then TCP.
-    /// `None` for any other frame (the caller decodes it in full). For such a frame it is
-    /// the key [`crate::decode::decode`] and [`FlowKey::of`] give whenever the decode
-    /// succeeds (pinned by a test over every frame of the project's captures); the reading
-    /// thread uses it to pick a frame's worker without decoding it twice.
-    pub fn quick_tcp(linktype: u32, frame: &[u8]) -> Option<FlowKey> {
-        if linktype != 1 {
-            return None;
-        }
-        let ip = frame.get(14..)?;
-        let (src, dst, tcp): (IpAddr, IpAddr, &[u8]) = match (frame[12], frame[13]) {
-            (0x08, 0x00) => {
-                let h = ip.get(..20)?;
-                let ihl = usize::from(h[0] & 0x0f) * 4;
-                let fragment = u16::from_be_bytes([h[6], h[7]]) & 0x3fff != 0;
-                if h[0] >> 4 != 4 || ihl < 20 || fragment || h[9] != 6 {
-                    return None;
-                }
-                let src = IpAddr::from([h[12], h[13], h[14], h[15]]);
-                let dst = IpAddr::from([h[16], h[17], h[18], h[19]]);
-                (src, dst, ip.get(ihl..)?)
-            }
-            (0x86, 0xdd) => {
-                let h = ip.get(..40)?;
-                if h[0] >> 4 != 6 || h[6] != 6 {
-                    return None;
-                }
-                let addr = |at: usize| {
-                    let mut a = [0u8; 16];
-                    a.copy_from_slice(&h[at..at + 16]);
-                    IpAddr::from(a)
-                };
-                (addr(8), addr(24), &ip[40..])
-            }
-            _ => return None,
-        };
-        // A whole fixed TCP header, as the decoder requires.
-        let t = tcp.get(..20)?;
-        if usize::from(t[12] >> 4) * 4 < 20 {
-            return None;
-        }
-        let sport = u16::from_be_bytes([t[0], t[1]]);
-        let dport = u16::from_be_bytes([t[2], t[3]]);
-        Some(Self::ordered((src, sport), (dst, dport), 6, [0; VLAN_IDS_KEPT], 0).0)
+        (FlowKey { lo, hi, proto, vlans: p.vlans, vlan_count: p.vlan_count }, dir)
     }
 
     /// The VLAN ids, outermost first.

@@ -1,9 +1,9 @@
 //! The one place that wires capture → workers → consumers.
 //!
 //! The thread that reads frames (the caller of [`Pipeline::frame`] or
-//! [`Pipeline::frame_in`]) finds each frame's flow (a quick key read from plain
-//! Ethernet/IP/TCP bytes, else a full decode), hashes it symmetrically (both directions go
-//! to the same worker) and appends the frame to that worker's pending batch: as a range of
+//! [`Pipeline::frame_in`]) decodes each frame far enough to find its flow, hashes it
+//! symmetrically (both directions go to the same worker) and appends the frame to that
+//! worker's pending batch: as a range of
 //! a shared file block when it came in one (replay of classic pcap), else as a copy. With
 //! [`PipelineConfig::inline_first`] (replay) the reading thread is itself worker 0 and works
 //! its shard's frames as they come (no thread at all with one worker). Every
@@ -295,10 +295,8 @@ impl Pipeline {
         let shard = if workers == 1 {
             0
         } else {
-            let key = FlowKey::quick_tcp(f.linktype, f.data).or_else(|| {
-                let missing = f.orig_len.saturating_sub(f.data.len() as u32);
-                decode::decode(f.linktype, f.data, missing).ok().map(|p| FlowKey::of(&p).0)
-            });
+            let missing = f.orig_len.saturating_sub(f.data.len() as u32);
+            let key = decode::decode(f.linktype, f.data, missing).ok().map(|p| FlowKey::of(&p).0);
             // A frame that does not decode goes to the first worker, which decodes it
             // again, stops at the same place and counts it.
             key.map_or(0, |k| {

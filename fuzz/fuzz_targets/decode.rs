@@ -2,8 +2,8 @@
 //!
 //! Input: `[linktype selector, missing, frame...]`; the selector picks one of the known
 //! link types (`hellotap_fuzz::LINKTYPES`), `missing` is the snaplen cut (0..=255 bytes).
-//! Also checks `FlowKey::quick_tcp` (the reading thread's shortcut) against the decoder, and
-//! the decoder's IPv4/TCP fast path against its etherparse path (`decode_reference`).
+//! Also checks the decoder's IPv4/TCP fast path against its etherparse path
+//! (`decode_reference`).
 #![no_main]
 
 use hellotap_fuzz::LINKTYPES;
@@ -12,16 +12,11 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let [sel, missing, frame @ ..] = data else { return };
     let linktype = LINKTYPES[usize::from(*sel) % LINKTYPES.len()];
-    let quick = hellotap::flow::FlowKey::quick_tcp(linktype, frame);
     let decoded = hellotap::decode::decode(linktype, frame, u32::from(*missing));
     // The hand-written IPv4/TCP path gives what the etherparse path gives.
     assert_eq!(decoded, hellotap::decode::decode_reference(linktype, frame, u32::from(*missing)));
     match decoded {
         Ok(p) => {
-            // The reading thread's quick key, when it has one, is the decoder's key.
-            if let Some(k) = quick {
-                assert_eq!(hellotap::flow::FlowKey::of(&p).0, k);
-            }
             // The payload is a slice of the frame.
             let fr = frame.as_ptr_range();
             let pr = p.payload.as_ptr_range();
