@@ -330,47 +330,41 @@ impl Pipeline {
             self.last_tick = Some(tick);
             self.dispatch(Some(tick), None::<fn() -> Control>, out);
         }
-        if shard == 0 {
-            if let Some(inl) = self.inline.as_mut() {
-                let pos = 2 * self.pos + 1;
+        let pos = 2 * self.pos + 1;
+        match self.inline.as_mut().filter(|_| shard == 0) {
+            // The calling thread's own shard: worked now, its records filed at once.
+            Some(inl) => {
                 let render = self.cfg.render.as_ref();
                 inl.worker.frame(f, &mut |h| inl.records.push(keyed(pos, h, render)));
-                for (k, h) in inl.records.drain(..) {
-                    self.waiting.insert(k, h);
-                }
-                self.pos += 1;
-                self.watermark[0] = 2 * self.pos;
-                self.pending_frames += 1;
-                if self.pending_frames >= self.cfg.batch_frames {
-                    self.dispatch(None, None::<fn() -> Control>, out);
-                    self.release(false, out);
-                }
-                return;
-            }
-        }
-        let b = &mut self.pending[shard];
-        let (block, start) = match shared {
-            Some(s) => {
-                if b.blocks.last().is_none_or(|last| !Arc::ptr_eq(last, s.block)) {
-                    b.blocks.push(s.block.clone());
-                }
-                (b.blocks.len() as u32 - 1, s.start)
+                self.waiting.extend(inl.records.drain(..));
+                self.watermark[0] = pos + 1;
             }
             None => {
-                let start = b.data.len() as u32;
-                b.data.extend_from_slice(f.data);
-                (COPIED, start)
+                let b = &mut self.pending[shard];
+                let (block, start) = match shared {
+                    Some(s) => {
+                        if b.blocks.last().is_none_or(|last| !Arc::ptr_eq(last, s.block)) {
+                            b.blocks.push(s.block.clone());
+                        }
+                        (b.blocks.len() as u32 - 1, s.start)
+                    }
+                    None => {
+                        let start = b.data.len() as u32;
+                        b.data.extend_from_slice(f.data);
+                        (COPIED, start)
+                    }
+                };
+                b.frames.push(FrameRef {
+                    pos,
+                    ts: f.ts,
+                    linktype: f.linktype,
+                    orig_len: f.orig_len,
+                    block,
+                    start,
+                    len: f.data.len() as u32,
+                });
             }
-        };
-        b.frames.push(FrameRef {
-            pos: 2 * self.pos + 1,
-            ts: f.ts,
-            linktype: f.linktype,
-            orig_len: f.orig_len,
-            block,
-            start,
-            len: f.data.len() as u32,
-        });
+        }
         self.pos += 1;
         self.pending_frames += 1;
         if self.pending_frames >= self.cfg.batch_frames {
@@ -414,9 +408,7 @@ impl Pipeline {
                 inl.batches += 1;
                 inl.worker.publish(m, &self.cfg.interface, inl.batches % 256 == 1 || had_control);
             }
-            for (k, h) in inl.records.drain(..) {
-                self.waiting.insert(k, h);
-            }
+            self.waiting.extend(inl.records.drain(..));
             self.watermark[0] = self.watermark[0].max(upto);
         }
         for w in 0..self.pending.len() {
@@ -468,9 +460,7 @@ impl Pipeline {
 
     fn file(&mut self, d: Done) {
         self.watermark[d.worker] = self.watermark[d.worker].max(d.upto);
-        for (k, h) in d.records {
-            self.waiting.insert(k, h);
-        }
+        self.waiting.extend(d.records);
         if let Some(s) = d.stats {
             self.worker_stats[d.worker] = Some(s);
         }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 
-use super::{CaptureError, CaptureErrorKind, Frame, READ_BUFFER_BYTES, ReadStats, read_capture};
+use super::{CaptureError, CaptureErrorKind, Frame, READ_BUFFER_BYTES, ReadStats, emit, read_capture};
 use crate::time::Timestamp;
 
 /// Bytes read per block.
@@ -210,12 +210,8 @@ where
         let ts =
             Timestamp::from_parts(i64::from(u32_at(b, 0)) + offset_secs, u64::from(u32_at(b, 4)), resolution);
         let orig_len = u32_at(b, 12);
-        let frame = Frame { ts, linktype, data: &b[16..], orig_len };
-        stats.frames += 1;
-        if (frame.data.len() as u64) < u64::from(orig_len) {
-            stats.truncated_frames += 1;
-        }
-        let go_on = on_frame(&frame, Some(InBlock { block: &block, start: (pos + 16) as u32 }));
+        let shared = InBlock { block: &block, start: (pos + 16) as u32 };
+        let go_on = emit(&mut stats, &mut |f| on_frame(f, Some(shared)), ts, linktype, &b[16..], orig_len);
         pos += need;
         let done = block_at + pos as u64;
         stats.bytes = done;
