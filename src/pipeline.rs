@@ -393,21 +393,15 @@ impl Pipeline {
             // The calling thread's shard: its frames were worked on as they came; now the
             // tick and the control, at the same position as every other worker's.
             let render = self.cfg.render.as_ref();
-            let mut keep = |h: Handshake| inl.records.push(keyed(upto, h, render));
-            if let Some(t) = tick {
-                inl.worker.tick(t, &mut keep);
-            }
-            let had_control = control.is_some();
-            match control.as_ref().map(|c| c()) {
-                Some(Control::SetFile(name)) => inl.worker.set_pcap_filename(name),
-                Some(Control::Flush) => inl.worker.flush(&mut keep),
-                Some(Control::Shutdown) => inl.worker.shutdown(&mut keep),
-                None => {}
-            }
-            if let Some(m) = &self.cfg.metrics {
-                inl.batches += 1;
-                inl.worker.publish(m, &self.cfg.interface, inl.batches % 256 == 1 || had_control);
-            }
+            let metrics = self.cfg.metrics.as_deref().map(|m| (m, self.cfg.interface.as_str()));
+            end_batch(
+                &mut inl.worker,
+                &mut inl.batches,
+                tick,
+                control.as_ref().map(|c| c()),
+                metrics,
+                &mut |h| inl.records.push(keyed(upto, h, render)),
+            );
             self.waiting.extend(inl.records.drain(..));
             self.watermark[0] = self.watermark[0].max(upto);
         }
@@ -543,6 +537,33 @@ fn keyed(pos: u64, h: Handshake, render: Option<&Render>) -> (Key, Box<Handshake
     ((pos, h.timestamp, h.flow_id), h)
 }
 
+/// The end of a batch, for a worker on its own thread or on the caller's: the tick, then
+/// the control, then the counters published (with the walk over the buffered bytes every
+/// 256 batches and at every control).
+fn end_batch(
+    w: &mut Worker,
+    batches: &mut u64,
+    tick: Option<Timestamp>,
+    control: Option<Control>,
+    metrics: Option<(&Metrics, &str)>,
+    keep: &mut dyn FnMut(Handshake),
+) {
+    let had_control = control.is_some();
+    if let Some(t) = tick {
+        w.tick(t, keep);
+    }
+    match control {
+        Some(Control::SetFile(name)) => w.set_pcap_filename(name),
+        Some(Control::Flush) => w.flush(keep),
+        Some(Control::Shutdown) => w.shutdown(keep),
+        None => {}
+    }
+    if let Some((m, iface)) = metrics {
+        *batches += 1;
+        w.publish(m, iface, *batches % 256 == 1 || had_control);
+    }
+}
+
 fn run_worker(
     id: usize,
     cfg: WorkerConfig,
@@ -566,20 +587,8 @@ fn run_worker(
             w.frame(&frame, &mut |h| keep(f.pos, h));
         }
         let end = b.upto;
-        let had_control = b.control.is_some();
-        if let Some(t) = b.tick {
-            w.tick(t, &mut |h| keep(end, h));
-        }
-        match b.control.take() {
-            Some(Control::SetFile(name)) => w.set_pcap_filename(name),
-            Some(Control::Flush) => w.flush(&mut |h| keep(end, h)),
-            Some(Control::Shutdown) => w.shutdown(&mut |h| keep(end, h)),
-            None => {}
-        }
-        if let Some((m, iface)) = &metrics {
-            batches += 1;
-            w.publish(m, iface, batches % 256 == 1 || had_control);
-        }
+        let m = metrics.as_ref().map(|(m, iface)| (&**m, iface.as_str()));
+        end_batch(&mut w, &mut batches, b.tick, b.control.take(), m, &mut |h| keep(end, h));
         b.data.clear();
         b.frames.clear();
         // The last reference to a block returns its buffer to the reader's pool.
