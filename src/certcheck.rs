@@ -83,8 +83,7 @@ fn is_ip_literal(s: &str) -> bool {
 
 /// Runs the checks over a chain (leaf first), at packet time `now_secs` (Unix seconds), for
 /// the server name `sni` the client asked for (if any).
-pub fn check<C: std::borrow::Borrow<CertInfo>>(chain: &[C], now_secs: i64, sni: Option<&str>) -> CertChecks {
-    let chain: Vec<&CertInfo> = chain.iter().map(|c| c.borrow()).collect();
+pub fn check(chain: &[&CertInfo], now_secs: i64, sni: Option<&str>) -> CertChecks {
     let mut c = CertChecks::default();
     let Some(leaf) = chain.first() else { return c };
     // Validity is inclusive at both ends (RFC 5280 §4.1.2.5).
@@ -175,11 +174,11 @@ mod tests {
     #[test]
     fn expiry_edges_at_packet_time() {
         let leaf = cert("CN=a", "CN=ca");
-        assert!(!check(std::slice::from_ref(&leaf), 1_999, None).expired, "one second before notAfter");
-        assert!(!check(std::slice::from_ref(&leaf), 2_000, None).expired, "notAfter itself is valid");
-        assert!(check(std::slice::from_ref(&leaf), 2_001, None).expired, "one second after");
-        assert!(check(std::slice::from_ref(&leaf), 999, None).not_yet_valid);
-        assert!(!check(std::slice::from_ref(&leaf), 1_000, None).not_yet_valid);
+        assert!(!check(&[&leaf], 1_999, None).expired, "one second before notAfter");
+        assert!(!check(&[&leaf], 2_000, None).expired, "notAfter itself is valid");
+        assert!(check(&[&leaf], 2_001, None).expired, "one second after");
+        assert!(check(&[&leaf], 999, None).not_yet_valid);
+        assert!(!check(&[&leaf], 1_000, None).not_yet_valid);
     }
 
     #[test]
@@ -198,12 +197,12 @@ mod tests {
     #[test]
     fn name_mismatch_uses_san_then_cn() {
         let mut leaf = cert("C=US, CN=www.example.com", "CN=ca");
-        assert!(!check(std::slice::from_ref(&leaf), 1_500, Some("www.example.com")).name_mismatch, "CN used");
+        assert!(!check(&[&leaf], 1_500, Some("www.example.com")).name_mismatch, "CN used");
         leaf.san = vec!["*.example.org".into()];
-        let c = check(std::slice::from_ref(&leaf), 1_500, Some("www.example.com"));
+        let c = check(&[&leaf], 1_500, Some("www.example.com"));
         assert!(c.name_mismatch, "with a DNS SAN the CN is ignored");
-        assert!(!check(std::slice::from_ref(&leaf), 1_500, Some("x.example.org")).name_mismatch);
-        assert!(!check(std::slice::from_ref(&leaf), 1_500, None).name_mismatch, "no SNI, nothing to check");
+        assert!(!check(&[&leaf], 1_500, Some("x.example.org")).name_mismatch);
+        assert!(!check(&[&leaf], 1_500, None).name_mismatch, "no SNI, nothing to check");
     }
 
     #[test]
@@ -213,15 +212,12 @@ mod tests {
         int.is_ca = true;
         let mut root = cert("CN=root", "CN=root");
         root.is_ca = true;
-        let ok = check(&[leaf.clone(), int.clone(), root.clone()], 1_500, None);
+        let ok = check(&[&leaf, &int, &root], 1_500, None);
         assert!(!ok.chain_out_of_order && !ok.missing_intermediate && !ok.self_signed, "{ok:?}");
-        assert!(check(&[leaf.clone(), root.clone(), int.clone()], 1_500, None).chain_out_of_order);
-        assert!(check(std::slice::from_ref(&leaf), 1_500, None).missing_intermediate);
-        assert!(
-            !check(&[leaf.clone(), int.clone()], 1_500, None).missing_intermediate,
-            "root omitted is normal"
-        );
-        let ss = check(&[cert("CN=me", "CN=me")], 1_500, None);
+        assert!(check(&[&leaf, &root, &int], 1_500, None).chain_out_of_order);
+        assert!(check(&[&leaf], 1_500, None).missing_intermediate);
+        assert!(!check(&[&leaf, &int], 1_500, None).missing_intermediate, "root omitted is normal");
+        let ss = check(&[&cert("CN=me", "CN=me")], 1_500, None);
         assert!(ss.self_signed && !ss.missing_intermediate);
     }
 
@@ -230,17 +226,17 @@ mod tests {
         let mut leaf = cert("CN=a", "CN=ca");
         leaf.key_bits = Some(1024);
         leaf.signature_algorithm = "sha1WithRSAEncryption".into();
-        let c = check(&[leaf], 1_500, None);
+        let c = check(&[&leaf], 1_500, None);
         assert!(c.weak_key && c.weak_signature);
         let mut ec = cert("CN=a", "CN=ca");
         ec.key_type = "EC".into();
         ec.key_bits = Some(256);
-        assert!(!check(&[ec.clone()], 1_500, None).weak_key);
+        assert!(!check(&[&ec], 1_500, None).weak_key);
         ec.key_bits = Some(224);
-        assert!(check(&[ec], 1_500, None).weak_key);
+        assert!(check(&[&ec], 1_500, None).weak_key);
         // A SHA-1 self-signed root is not a weak signature (its signature is not checked).
         let mut root = cert("CN=r", "CN=r");
         root.signature_algorithm = "sha1WithRSAEncryption".into();
-        assert!(!check(&[root], 1_500, None).weak_signature);
+        assert!(!check(&[&root], 1_500, None).weak_signature);
     }
 }

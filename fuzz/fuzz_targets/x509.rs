@@ -39,7 +39,8 @@ fuzz_target!(|data: &[u8]| {
         2 => i64::MAX,
         _ => i64::MIN,
     };
-    let checks = hellotap::certcheck::check(&infos, now, sni);
+    let chain: Vec<&CertInfo> = infos.iter().collect();
+    let checks = hellotap::certcheck::check(&chain, now, sni);
     let _ = checks.all();
     if let Some(s) = sni {
         for info in &infos {
