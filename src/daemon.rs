@@ -211,9 +211,9 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     let mut summary = DaemonSummary::default();
     let events = std::cell::Cell::new(0u64);
     let enricher = std::cell::RefCell::new(enricher);
-    let mut emit = |mut h: Handshake| {
-        for line in enricher.borrow_mut().lines(&mut h) {
-            sinks.send(&line);
+    let mut emit = |h: &mut Handshake| {
+        for line in enricher.borrow_mut().lines(h) {
+            sinks.send(line);
             events.set(events.get() + 1);
         }
     };

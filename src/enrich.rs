@@ -146,13 +146,13 @@ impl Enricher {
 
     /// The output lines of a record: its event, then an alert per matching rule (taken
     /// as rendered by a worker when it was, made here otherwise), then the learner's alert
-    /// for a new fingerprint. Also counts the record (when metrics are on).
-    pub fn lines(&mut self, h: &mut Handshake) -> Vec<String> {
-        let mut lines = if h.rendered.is_empty() {
-            render(&self.current(), self.metrics.as_deref(), h)
-        } else {
-            std::mem::take(&mut h.rendered)
-        };
+    /// for a new fingerprint. Also counts the record (when metrics are on). The lines are
+    /// left in the record's `rendered` (so they are freed with it, by the worker that made
+    /// them).
+    pub fn lines<'h>(&mut self, h: &'h mut Handshake) -> &'h [String] {
+        if h.rendered.is_empty() {
+            h.rendered = render(&self.current(), self.metrics.as_deref(), h);
+        }
         if let Some(m) = &self.metrics {
             m.observe(h);
         }
@@ -161,9 +161,10 @@ impl Enricher {
                 if let Some(metrics) = &self.metrics {
                     metrics.rule_matches.with_label_values(&[&m.id]).inc();
                 }
-                lines.push(output::alert_json(h, &m));
+                let alert = output::alert_json(h, &m);
+                h.rendered.push(alert);
             }
         }
-        lines
+        &h.rendered
     }
 }

@@ -144,6 +144,10 @@ struct Batch {
     upto: u64,
     tick: Option<Timestamp>,
     control: Option<Control>,
+    /// Records of this worker already released, for it to free (see `Pipeline::garbage`).
+    /// Kept in their boxes: unboxing would free each box here, on the wrong thread.
+    #[allow(clippy::vec_box)]
+    garbage: Vec<Box<Handshake>>,
 }
 
 /// A returned batch buffer larger than this is freed instead of reused.
@@ -193,7 +197,14 @@ pub struct Pipeline {
     hasher: FlowHasher,
     /// Released-record bookkeeping.
     watermark: Vec<u64>,
-    waiting: BTreeMap<Key, Box<Handshake>>,
+    /// Records waiting for release, with the shard of the worker that made them.
+    waiting: BTreeMap<Key, (usize, Box<Handshake>)>,
+    /// Released records of each worker thread, sent back with its next batch to be freed
+    /// there: a record is some 40 allocations, and freeing them on the thread that made
+    /// them is a local free for the allocator, where the reading thread's frees were
+    /// cross-thread frees the worker then had to collect (18% of the CPU with 2 workers).
+    #[allow(clippy::vec_box)]
+    garbage: Vec<Vec<Box<Handshake>>>,
     /// Emptied batches returned by the workers, reused for the next dispatches.
     spare: Vec<Batch>,
     stats: PipelineStats,
@@ -243,6 +254,7 @@ impl Pipeline {
             hasher: FlowHasher::default(),
             watermark: vec![0; n],
             waiting: BTreeMap::new(),
+            garbage: (0..n).map(|_| Vec::new()).collect(),
             spare: Vec::new(),
             stats: PipelineStats::default(),
             worker_stats: vec![None; n],
@@ -250,12 +262,12 @@ impl Pipeline {
     }
 
     /// Attributes the records of the frames that follow to `name` (replay's `pcap_filename`).
-    pub fn set_file(&mut self, name: Option<Arc<str>>, out: &mut dyn FnMut(Handshake)) {
+    pub fn set_file(&mut self, name: Option<Arc<str>>, out: &mut dyn FnMut(&mut Handshake)) {
         self.dispatch(None, Some(|| Control::SetFile(name.clone())), out);
     }
 
     /// Ends every flow (end of one input file), releasing their records.
-    pub fn flush(&mut self, out: &mut dyn FnMut(Handshake)) {
+    pub fn flush(&mut self, out: &mut dyn FnMut(&mut Handshake)) {
         self.dispatch(None, Some(|| Control::Flush), out);
         self.last_tick = None;
         self.now = Timestamp::default();
@@ -264,7 +276,7 @@ impl Pipeline {
     /// Live capture with no frames for a while: sends what is pending and, when wall-clock
     /// time (which is packet time for live capture) has crossed a second, a tick, so
     /// handshakes waiting for an answer are reported within a bounded delay.
-    pub fn idle(&mut self, now: Timestamp, out: &mut dyn FnMut(Handshake)) {
+    pub fn idle(&mut self, now: Timestamp, out: &mut dyn FnMut(&mut Handshake)) {
         let due = self.last_tick.is_none_or(|t| now.as_secs() > t.as_secs());
         if due {
             let tick = Timestamp::from_nanos(now.as_secs() * 1_000_000_000);
@@ -278,19 +290,24 @@ impl Pipeline {
 
     /// Stops: every open handshake is reported (outcome `shutdown` when not final), the
     /// workers end, every record is released. Returns the counters, as [`Pipeline::finish`].
-    pub fn shutdown(mut self, out: &mut dyn FnMut(Handshake)) -> (PipelineStats, WorkerStats) {
+    pub fn shutdown(mut self, out: &mut dyn FnMut(&mut Handshake)) -> (PipelineStats, WorkerStats) {
         self.dispatch(None, Some(|| Control::Shutdown), out);
         self.finish(out)
     }
 
     /// Hands one frame to its worker (copied into the worker's batch).
-    pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
+    pub fn frame(&mut self, f: &Frame<'_>, out: &mut dyn FnMut(&mut Handshake)) {
         self.frame_in(f, None, out);
     }
 
     /// Hands one frame to its worker; a frame that sits in a shared block (`shared`) is
     /// passed by reference to the block, without a copy.
-    pub fn frame_in(&mut self, f: &Frame<'_>, shared: Option<InBlock<'_>>, out: &mut dyn FnMut(Handshake)) {
+    pub fn frame_in(
+        &mut self,
+        f: &Frame<'_>,
+        shared: Option<InBlock<'_>>,
+        out: &mut dyn FnMut(&mut Handshake),
+    ) {
         let workers = self.pending.len();
         let shard = if workers == 1 {
             0
@@ -336,7 +353,7 @@ impl Pipeline {
             Some(inl) => {
                 let render = self.cfg.render.as_ref();
                 inl.worker.frame(f, &mut |h| inl.records.push(keyed(pos, h, render)));
-                self.waiting.extend(inl.records.drain(..));
+                self.waiting.extend(inl.records.drain(..).map(|(k, h)| (k, (0, h))));
                 self.watermark[0] = pos + 1;
             }
             None => {
@@ -379,7 +396,7 @@ impl Pipeline {
         &mut self,
         tick: Option<Timestamp>,
         control: Option<C>,
-        out: &mut dyn FnMut(Handshake),
+        out: &mut dyn FnMut(&mut Handshake),
     ) {
         let upto = 2 * self.pos;
         if let Some(m) = &self.cfg.metrics {
@@ -402,7 +419,7 @@ impl Pipeline {
                 metrics,
                 &mut |h| inl.records.push(keyed(upto, h, render)),
             );
-            self.waiting.extend(inl.records.drain(..));
+            self.waiting.extend(inl.records.drain(..).map(|(k, h)| (k, (0, h))));
             self.watermark[0] = self.watermark[0].max(upto);
         }
         for w in 0..self.pending.len() {
@@ -410,6 +427,7 @@ impl Pipeline {
             let fresh = self.spare.pop().unwrap_or_default();
             let mut b = std::mem::replace(&mut self.pending[w], fresh);
             b.upto = upto;
+            std::mem::swap(&mut b.garbage, &mut self.garbage[w]);
             b.tick = tick;
             b.control = control.as_ref().map(|c| c());
             match self.cfg.overflow {
@@ -445,7 +463,7 @@ impl Pipeline {
     }
 
     /// Waits for one worker message and files its records.
-    fn receive_one(&mut self, out: &mut dyn FnMut(Handshake)) {
+    fn receive_one(&mut self, out: &mut dyn FnMut(&mut Handshake)) {
         if let Ok(d) = self.results.recv() {
             self.file(d);
             self.release(false, out);
@@ -454,7 +472,8 @@ impl Pipeline {
 
     fn file(&mut self, d: Done) {
         self.watermark[d.worker] = self.watermark[d.worker].max(d.upto);
-        self.waiting.extend(d.records);
+        let w = d.worker;
+        self.waiting.extend(d.records.into_iter().map(|(k, h)| (k, (w, h))));
         if let Some(s) = d.stats {
             self.worker_stats[d.worker] = Some(s);
         }
@@ -470,7 +489,7 @@ impl Pipeline {
     }
 
     /// Files whatever workers have sent, then releases records every worker is past.
-    fn release(&mut self, all: bool, out: &mut dyn FnMut(Handshake)) {
+    fn release(&mut self, all: bool, out: &mut dyn FnMut(&mut Handshake)) {
         while let Ok(d) = self.results.try_recv() {
             self.file(d);
         }
@@ -479,13 +498,18 @@ impl Pipeline {
             if !all && entry.key().0 > ready {
                 break;
             }
-            out(*entry.remove());
+            let (w, mut h) = entry.remove();
+            out(&mut h);
+            // (After `finish` has closed the queues, records are freed here.)
+            if matches!(self.senders.get(w), Some(Some(_))) {
+                self.garbage[w].push(h);
+            }
         }
     }
 
     /// Ends the input: flushes every flow, stops the workers, releases every record, and
     /// returns the counters of the reading side and of all workers added up.
-    pub fn finish(mut self, out: &mut dyn FnMut(Handshake)) -> (PipelineStats, WorkerStats) {
+    pub fn finish(mut self, out: &mut dyn FnMut(&mut Handshake)) -> (PipelineStats, WorkerStats) {
         self.flush(out);
         let senders = std::mem::take(&mut self.senders);
         drop(senders);
@@ -575,6 +599,7 @@ fn run_worker(
     let mut w = Worker::new(cfg);
     let mut batches: u64 = 0;
     for mut b in rx.iter() {
+        b.garbage.clear();
         let mut records: Vec<(Key, Box<Handshake>)> = Vec::new();
         let mut keep = |pos: u64, h: Handshake| records.push(keyed(pos, h, render.as_ref()));
         for f in &b.frames {

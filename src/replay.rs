@@ -200,12 +200,12 @@ pub fn run<W: Write, E: Write>(
     let write_err: RefCell<Option<io::Error>> = RefCell::new(None);
     let closed = Cell::new(false);
     let out = RefCell::new(out);
-    let mut emit = |mut h: Handshake| {
+    let mut emit = |h: &mut Handshake| {
         // The event, then an alert per matching rule; metrics counted by the enricher.
-        for line in enricher.lines(&mut h) {
+        for line in enricher.lines(h) {
             if let Some(n) = nats.as_mut() {
                 // Refused only when the server stays away past the buffer: counted below.
-                let _ = n.write_line(&line);
+                let _ = n.write_line(line);
             }
             if closed.get() {
                 if let Some(m) = metrics {
@@ -213,7 +213,7 @@ pub fn run<W: Write, E: Write>(
                 }
                 continue;
             }
-            match out.borrow_mut().write_line(&line) {
+            match out.borrow_mut().write_line(line) {
                 Ok(()) => {
                     if let Some(m) = metrics {
                         m.events.with_label_values(&["output"]).inc();

@@ -33,14 +33,19 @@ fn sh(cmd: &str) {
 
 /// Two namespaces joined by a veth pair; removed on drop.
 struct Netns {
+    /// Unique per test in this process (tests may run in parallel), and per process.
+    id: u32,
     tx: String,
     rx: String,
 }
 
+static NEXT_NETNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 impl Netns {
     fn new() -> Netns {
-        let id = std::process::id() % 100_000;
-        let n = Netns { tx: format!("htx{id}"), rx: format!("hrx{id}") };
+        let seq = NEXT_NETNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = (std::process::id() % 100_000) * 100 + seq % 100;
+        let n = Netns { id, tx: format!("htx{id}"), rx: format!("hrx{id}") };
         n.cleanup();
         sh(&format!("ip netns add {} && ip netns add {}", n.tx, n.rx));
         sh(&format!("ip link add vtx{id} netns {} type veth peer name vrx{id} netns {}", n.tx, n.rx));
@@ -56,7 +61,7 @@ impl Netns {
     }
 
     fn dev(&self, rx: bool) -> String {
-        let id = std::process::id() % 100_000;
+        let id = self.id;
         if rx { format!("vrx{id}") } else { format!("vtx{id}") }
     }
 

@@ -154,7 +154,7 @@ fn threat_intel_examples() {
 /// Every record of a capture, through the library's pipeline.
 fn records(path: &Path) -> Vec<Handshake> {
     let mut out = Vec::new();
-    let mut emit = |h: Handshake| out.push(h);
+    let mut emit = |h: &mut Handshake| out.push(h.clone());
     let mut pipe = Pipeline::new(PipelineConfig::default());
     let name = path.file_name().unwrap().to_string_lossy().to_string();
     pipe.set_file(Some(Arc::from(name.as_str())), &mut emit);

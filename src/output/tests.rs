@@ -32,7 +32,7 @@ fn root() -> PathBuf {
 /// Every record of a capture through the pipeline, JA4+ on, named as replay names it.
 fn records(path: &Path) -> Vec<Handshake> {
     let mut out = Vec::new();
-    let mut emit = |h: Handshake| out.push(h);
+    let mut emit = |h: &mut Handshake| out.push(h.clone());
     let mut pipe = Pipeline::new(PipelineConfig {
         worker: WorkerConfig { ja4plus: true, ..WorkerConfig::default() },
         ..PipelineConfig::default()
