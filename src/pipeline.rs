@@ -31,7 +31,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 
 use crate::capture::Frame;
 use crate::capture::blocks::{Block, InBlock};
-use crate::decode;
+use crate::decode::{self, DecodeError, Detached};
 use crate::flow::{FlowHasher, FlowKey};
 use crate::metrics::Metrics;
 use crate::record::Handshake;
@@ -109,7 +109,7 @@ impl Default for PipelineConfig {
 }
 
 /// A frame in a batch: a range of one of the batch's shared blocks, or of its own copies.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct FrameRef {
     pos: u64,
     ts: Timestamp,
@@ -119,6 +119,8 @@ struct FrameRef {
     block: u32,
     start: u32,
     len: u32,
+    /// The reading thread's decode of the frame, when it made one (to pick the worker).
+    decoded: Option<Result<Detached, DecodeError>>,
 }
 
 /// [`FrameRef::block`] of a frame copied into the batch.
@@ -309,13 +311,14 @@ impl Pipeline {
         out: &mut dyn FnMut(&mut Handshake),
     ) {
         let workers = self.pending.len();
+        // The frame is decoded here when that picks its worker, or when this thread works
+        // it; the decode then travels with it (a worker thread does not decode it again).
+        let decoded = (workers > 1 || self.inline.is_some()).then(|| decode::decode_frame(f));
         let shard = if workers == 1 {
             0
         } else {
-            let missing = f.orig_len.saturating_sub(f.data.len() as u32);
-            let key = decode::decode(f.linktype, f.data, missing).ok().map(|p| FlowKey::of(&p).0);
-            // A frame that does not decode goes to the first worker, which decodes it
-            // again, stops at the same place and counts it.
+            let key = decoded.as_ref().and_then(|d| d.as_ref().ok()).map(|p| FlowKey::of(p).0);
+            // A frame that does not decode goes to the first worker, which counts it.
             key.map_or(0, |k| {
                 let h = self.hasher.hash(&k);
                 if self.inline.is_some() {
@@ -352,7 +355,8 @@ impl Pipeline {
             // The calling thread's own shard: worked now, its records filed at once.
             Some(inl) => {
                 let render = self.cfg.render.as_ref();
-                inl.worker.frame(f, &mut |h| inl.records.push(keyed(pos, h, render)));
+                let d = decoded.unwrap_or_else(|| decode::decode_frame(f));
+                inl.worker.decoded(f, d, &mut |h| inl.records.push(keyed(pos, h, render)));
                 self.waiting.extend(inl.records.drain(..).map(|(k, h)| (k, (0, h))));
                 self.watermark[0] = pos + 1;
             }
@@ -379,6 +383,7 @@ impl Pipeline {
                     block,
                     start,
                     len: f.data.len() as u32,
+                    decoded: decoded.and_then(|d| d.map(|p| p.detach(f.data)).transpose()),
                 });
             }
         }
@@ -609,7 +614,15 @@ fn run_worker(
             };
             let data = &src[f.start as usize..(f.start + f.len) as usize];
             let frame = Frame { ts: f.ts, linktype: f.linktype, data, orig_len: f.orig_len };
-            w.frame(&frame, &mut |h| keep(f.pos, h));
+            let decoded = match &f.decoded {
+                Some(Ok(d)) => d.attach(data).map(Ok),
+                Some(Err(e)) => Some(Err(*e)),
+                None => None,
+            };
+            match decoded {
+                Some(d) => w.decoded(&frame, d, &mut |h| keep(f.pos, h)),
+                None => w.frame(&frame, &mut |h| keep(f.pos, h)),
+            }
         }
         let end = b.upto;
         let m = metrics.as_ref().map(|(m, iface)| (&**m, iface.as_str()));

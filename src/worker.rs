@@ -305,10 +305,20 @@ impl Worker {
 
     /// Processes one frame; completed handshakes go to `out`.
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
+        self.decoded(frame, decode::decode_frame(frame), out);
+    }
+
+    /// [`Worker::frame`] for a frame the caller has already decoded (`decoded` is
+    /// `decode::decode_frame(frame)`).
+    pub fn decoded(
+        &mut self,
+        frame: &Frame<'_>,
+        decoded: Result<Packet<'_>, DecodeError>,
+        out: &mut dyn FnMut(Handshake),
+    ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.data.len() as u64;
-        let missing = frame.orig_len.saturating_sub(frame.data.len() as u32);
-        match decode::decode(frame.linktype, frame.data, missing) {
+        match decoded {
             Ok(p) => self.packet(frame.ts, &p, out),
             Err(e) => self.stats.decode_error(e),
         }

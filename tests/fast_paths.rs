@@ -32,6 +32,21 @@ fn fast_paths_agree_on_every_captured_frame() {
                     "{} frame {total}",
                     f.display()
                 );
+                // The decode the reading thread hands to a worker with the frame.
+                if let Ok(p) = &got {
+                    let d = p.detach(fr.data).expect("payload inside the frame");
+                    assert_eq!(d.attach(fr.data).as_ref(), Some(p), "{} frame {total}", f.display());
+                    // The same range on a copy of the frame (frames copied into a batch).
+                    let copy = fr.data.to_vec();
+                    assert_eq!(d.attach(&copy).map(|q| q.payload), Some(p.payload));
+                    // A frame too short for the range gives nothing, never a panic.
+                    let end = p.payload.as_ptr() as usize - fr.data.as_ptr() as usize + p.payload.len();
+                    if !p.payload.is_empty() {
+                        assert_eq!(d.attach(&fr.data[..end - 1]), None);
+                    }
+                    // A slice that is not the packet's frame.
+                    assert!(p.payload.is_empty() || p.detach(&copy[..0]).is_none());
+                }
                 // Ethernet, IPv4, TCP: the frames the fast path reads.
                 if fr.linktype == 1
                     && got.as_ref().is_ok_and(|p| p.src.is_ipv4() && matches!(p.transport, Transport::Tcp(_)))

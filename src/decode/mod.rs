@@ -165,6 +165,49 @@ impl Packet<'_> {
     pub fn vlan_ids(&self) -> &[u16] {
         &self.vlans[..usize::from(self.vlan_count)]
     }
+
+    /// This packet without the borrow of its frame (`frame` must be the bytes it was
+    /// decoded from; `None` when its payload is not inside them).
+    pub fn detach(&self, frame: &[u8]) -> Option<Detached> {
+        // Address arithmetic on the two slices, no dereference: the payload is a
+        // sub-slice of the frame for every decoder in this module (an empty one may point
+        // anywhere, and any empty range will do).
+        let start = if self.payload.is_empty() {
+            0
+        } else {
+            (self.payload.as_ptr() as usize).checked_sub(frame.as_ptr() as usize)?
+        };
+        let end = start.checked_add(self.payload.len())?;
+        if end > frame.len() {
+            return None;
+        }
+        Some(Detached {
+            packet: Packet { payload: &[], ..self.clone() },
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(self.payload.len()).ok()?,
+        })
+    }
+}
+
+/// A [`Packet`] whose payload is kept as a range of its frame instead of a borrow. The
+/// reading thread decodes every frame to find its worker; the decoded packet travels with
+/// the frame so the worker does not decode it a second time.
+#[derive(Debug, Clone)]
+pub struct Detached {
+    /// The packet, with an empty payload.
+    packet: Packet<'static>,
+    start: u32,
+    len: u32,
+}
+
+impl Detached {
+    /// The packet again, its payload in `frame` (the frame it was decoded from); `None`
+    /// when `frame` is too short for the range.
+    pub fn attach<'a>(&self, frame: &'a [u8]) -> Option<Packet<'a>> {
+        let (start, len) = (self.start as usize, self.len as usize);
+        let payload = frame.get(start..start.checked_add(len)?)?;
+        Some(Packet { payload, ..self.packet.clone() })
+    }
 }
 
 struct Ctx {
@@ -204,6 +247,12 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
 /// off the end of the frame (wire length minus captured length).
 pub fn decode(linktype: u32, frame: &[u8], missing: u32) -> Result<Packet<'_>, DecodeError> {
     decode_with(linktype, frame, missing, true)
+}
+
+/// [`decode`] of a captured frame (its wire length gives `missing`).
+pub fn decode_frame<'a>(frame: &crate::capture::Frame<'a>) -> Result<Packet<'a>, DecodeError> {
+    let missing = frame.orig_len.saturating_sub(frame.data.len() as u32);
+    decode(frame.linktype, frame.data, missing)
 }
 
 /// [`decode`] without the hand-written IPv4/TCP path: every IP header through `etherparse`
