@@ -4,7 +4,8 @@
 //! [`Pipeline::frame_in`]) decodes each frame far enough to find its flow, hashes it
 //! symmetrically (both directions go to the same worker) and appends the frame to that
 //! worker's pending batch: as a range of
-//! a shared file block when it came in one (replay of classic pcap), else as a copy. With
+//! a shared file block when it came in one (replay of classic pcap), else as a copy, with
+//! the decoded packet (so no frame is decoded twice). With
 //! [`PipelineConfig::inline_first`] (replay) the reading thread is itself worker 0 and works
 //! its shard's frames as they come (no thread at all with one worker). Every
 //! [`PipelineConfig::batch_frames`] frames, and whenever packet time crosses a second, the
@@ -17,7 +18,9 @@
 //! 2n. Records are released in the order of (position, record time, flow id) once every
 //! worker has reported past their position, so the output is the same, line for line, for
 //! any number of workers and any flow hash seed. Ticks reach every worker at the same
-//! position, so timeouts do not depend on the sharding either.
+//! position, so timeouts do not depend on the sharding either. A released record goes
+//! back to the worker that made it, with its next batch, to be freed there (a local free
+//! for the allocator instead of a cross-thread one).
 //!
 //! **Back-pressure.** In replay the reader waits for a full worker queue (nothing may be
 //! lost). In live capture ([`Overflow::Drop`]) a full queue drops the batch and counts
