@@ -28,7 +28,9 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 
 use hellotap::capture::{Frame, read_capture};
 use hellotap::decode::{self, Transport as L4};
-use hellotap::fingerprint::{Transport, ja3::ja3, ja4::ja4};
+use hellotap::fingerprint::ja3::{ja3, ja3_with};
+use hellotap::fingerprint::ja4::{ja4, ja4_with};
+use hellotap::fingerprint::{Hashes, Transport};
 use hellotap::output;
 use hellotap::record::Handshake;
 use hellotap::time::Timestamp;
@@ -199,6 +201,12 @@ fn benches(c: &mut Criterion) {
         let ch = parse_client_hello(body, false).expect("the ClientHello parses");
         g.bench_function(format!("ja3/{name}"), |b| b.iter(|| ja3(black_box(&ch))));
         g.bench_function(format!("ja4/{name}"), |b| b.iter(|| ja4(black_box(&ch), Transport::Tcp)));
+        // The same hello again through a worker's hash cache (every hash a hit).
+        let mut hashes = Hashes::new(1 << 20);
+        g.bench_function(format!("ja3_cached/{name}"), |b| b.iter(|| ja3_with(black_box(&ch), &mut hashes)));
+        g.bench_function(format!("ja4_cached/{name}"), |b| {
+            b.iter(|| ja4_with(black_box(&ch), Transport::Tcp, &mut hashes))
+        });
     }
     g.finish();
 

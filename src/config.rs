@@ -99,6 +99,9 @@ pub struct TlsConfig {
     pub max_preamble: usize,
     /// Bytes of DER certificates whose parsed facts each worker keeps (0: off).
     pub cert_cache_bytes: usize,
+    /// Bytes of fingerprint strings (JA3 strings, JA4 lists) whose MD5/SHA-256 each worker
+    /// keeps, per hash function (0: off).
+    pub hash_cache_bytes: usize,
 }
 
 impl Default for TlsConfig {
@@ -109,6 +112,7 @@ impl Default for TlsConfig {
             max_stream: s.max_stream,
             max_preamble: s.max_preamble,
             cert_cache_bytes: WorkerConfig::default().cert_cache_bytes,
+            hash_cache_bytes: WorkerConfig::default().hash_cache_bytes,
         }
     }
 }
@@ -321,6 +325,7 @@ impl Config {
             pending_timeout_secs: self.flows.pending_timeout,
             ja4plus: self.fingerprints.ja4plus,
             cert_cache_bytes: self.tls.cert_cache_bytes,
+            hash_cache_bytes: self.tls.hash_cache_bytes,
             session: SessionLimits {
                 max_preamble: self.tls.max_preamble,
                 max_stream: self.tls.max_stream,

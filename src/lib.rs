@@ -11,8 +11,8 @@
 
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod capture;
-pub mod certcache;
 pub mod certcheck;
 pub mod config;
 #[cfg(feature = "live")]

@@ -20,6 +20,7 @@
 //! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, overlap_conflict, out_of_order, ooo_dropped, truncated |
 //! | `hellotap_reassembly_buffered_bytes` | gauge | |
 //! | `hellotap_cert_cache_total` | counter | `result` = hit, miss, evicted (parsed certificates reused by their DER bytes) |
+//! | `hellotap_hash_cache_total` | counter | `result` = hit, miss, evicted (fingerprint MD5/SHA-256 reused by their input strings) |
 //! | `hellotap_handshakes_total` | counter | `transport`, `version`, `outcome` |
 //! | `hellotap_negotiated_cipher_total` | counter | `cipher` |
 //! | `hellotap_negotiated_group_total` | counter | `group` |
@@ -74,6 +75,8 @@ pub struct Metrics {
     pub reassembly_buffered: IntGauge,
     /// Certificate cache lookups and evictions, by result.
     pub cert_cache: IntCounterVec,
+    /// Fingerprint hash cache lookups and evictions, by result.
+    pub hash_cache: IntCounterVec,
     handshakes: IntCounterVec,
     ciphers: IntCounterVec,
     groups: IntCounterVec,
@@ -164,6 +167,12 @@ impl Metrics {
                 &r,
                 "hellotap_cert_cache_total",
                 "Certificates looked up in the workers' parsed-certificate caches (hit, miss) and dropped from them to make room (evicted).",
+                &["result"],
+            ),
+            hash_cache: counter_vec(
+                &r,
+                "hellotap_hash_cache_total",
+                "Fingerprint hashes (JA3 MD5, JA4 SHA-256) looked up in the workers' caches by their input string (hit, miss) and dropped from them to make room (evicted).",
                 &["result"],
             ),
             handshakes: counter_vec(

@@ -130,7 +130,7 @@ pub struct Handshake {
     /// What else the handshake showed.
     pub details: Details,
     /// The server's certificate chain as sent (leaf first); TLS ≤ 1.2 only.
-    /// Shared with the worker's certificate cache ([`crate::certcache`]).
+    /// Shared with the worker's certificate cache ([`crate::cache`]).
     pub certificates: Vec<Arc<Cert>>,
     /// The client's certificate chain, if it sent one in plaintext.
     pub client_certificates: Vec<Arc<Cert>>,

@@ -12,12 +12,12 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::cache::{CacheStats, CertCache};
 use crate::capture::Frame;
-use crate::certcache::{CertCache, CertCacheStats};
 use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::dtls::{self, DtlsLimits};
-use crate::fingerprint::{Transport, ja3, ja4};
+use crate::fingerprint::{Hashes, Transport, ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowKey, FlowTable};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
@@ -54,6 +54,9 @@ pub struct WorkerConfig {
     pub dtls: DtlsLimits,
     /// Bytes of DER whose parsed certificate facts are kept for reuse (0: off).
     pub cert_cache_bytes: usize,
+    /// Bytes of fingerprint strings whose hashes are kept for reuse, per hash function
+    /// (0: off).
+    pub hash_cache_bytes: usize,
 }
 
 impl WorkerConfig {
@@ -84,6 +87,7 @@ impl Default for WorkerConfig {
             quic: QuicLimits::default(),
             dtls: DtlsLimits::default(),
             cert_cache_bytes: 4 << 20,
+            hash_cache_bytes: 1 << 20,
         }
     }
 }
@@ -122,7 +126,9 @@ pub struct WorkerStats {
     /// Overlapping segments whose bytes differed from buffered ones (first data kept).
     pub tcp_overlap_conflicts: u64,
     /// The certificate cache's counters.
-    pub cert_cache: CertCacheStats,
+    pub cert_cache: CacheStats,
+    /// The fingerprint hash caches' counters.
+    pub hash_cache: CacheStats,
 }
 
 impl WorkerStats {
@@ -150,9 +156,8 @@ impl WorkerStats {
         self.tcp_truncated += o.tcp_truncated;
         self.tcp_overlaps += o.tcp_overlaps;
         self.tcp_overlap_conflicts += o.tcp_overlap_conflicts;
-        self.cert_cache.hits += o.cert_cache.hits;
-        self.cert_cache.misses += o.cert_cache.misses;
-        self.cert_cache.evicted += o.cert_cache.evicted;
+        self.cert_cache.add(&o.cert_cache);
+        self.hash_cache.add(&o.hash_cache);
     }
 
     fn decode_error(&mut self, e: DecodeError) {
@@ -212,6 +217,7 @@ impl Worker {
             ja4plus: cfg.ja4plus,
             pcap_filename: None,
             certs: CertCache::new(cfg.cert_cache_bytes),
+            hashes: Hashes::new(cfg.hash_cache_bytes),
         };
         let reasm = Reasm { limits: cfg.stream, stats: Default::default() };
         let initial = cfg.max_flows.min(INITIAL_FLOWS);
@@ -285,12 +291,16 @@ impl Worker {
         ] {
             m.reassembly.with_label_values(&[event]).inc_by(now - before);
         }
-        for (result, now, before) in [
-            ("hit", s.cert_cache.hits, p.cert_cache.hits),
-            ("miss", s.cert_cache.misses, p.cert_cache.misses),
-            ("evicted", s.cert_cache.evicted, p.cert_cache.evicted),
-        ] {
-            m.cert_cache.with_label_values(&[result]).inc_by(now - before);
+        for (counter, now, before) in
+            [(&m.cert_cache, s.cert_cache, p.cert_cache), (&m.hash_cache, s.hash_cache, p.hash_cache)]
+        {
+            for (result, now, before) in [
+                ("hit", now.hits, before.hits),
+                ("miss", now.misses, before.misses),
+                ("evicted", now.evicted, before.evicted),
+            ] {
+                counter.with_label_values(&[result]).inc_by(now - before);
+            }
         }
         let active = self.flows.len() as i64;
         m.flows_active.add(active - self.published_active);
@@ -581,6 +591,8 @@ struct Recorder {
     ja4plus: bool,
     pcap_filename: Option<Arc<str>>,
     certs: CertCache,
+    /// The fingerprints' MD5 and SHA-256 by input string.
+    hashes: Hashes,
 }
 
 impl Recorder {
@@ -599,6 +611,7 @@ impl Recorder {
         flow.streams[1].release();
         let record = self.build_record(key, flow.first_seen, *session, outcome);
         stats.cert_cache = self.certs.stats;
+        stats.hash_cache = self.hashes.stats();
         if let Some(h) = record {
             stats.handshakes += 1;
             out(h);
@@ -621,11 +634,11 @@ impl Recorder {
         let f = session.facts;
         let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
         let fingerprints = Fingerprints {
-            ja3: f.client_hello.as_ref().map(ja3::ja3),
-            ja4: f.client_hello.as_ref().map(|ch| ja4::ja4(ch, transport)),
-            ja3s: f.first_server_hello.as_ref().map(ja3::ja3s),
+            ja3: f.client_hello.as_ref().map(|ch| ja3::ja3_with(ch, &mut self.hashes)),
+            ja4: f.client_hello.as_ref().map(|ch| ja4::ja4_with(ch, transport, &mut self.hashes)),
+            ja3s: f.first_server_hello.as_ref().map(|sh| ja3::ja3s_with(sh, &mut self.hashes)),
             ja4s: if self.ja4plus {
-                f.first_server_hello.as_ref().map(|sh| ja4::ja4s(sh, transport))
+                f.first_server_hello.as_ref().map(|sh| ja4::ja4s_with(sh, transport, &mut self.hashes))
             } else {
                 None
             },

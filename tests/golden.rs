@@ -160,6 +160,29 @@ fn certificate_cache_does_not_change_events() {
     assert_eq!(tiny, off);
 }
 
+/// The workers' fingerprint hash caches (JA3 MD5, JA4 SHA-256 by input string) give
+/// exactly the events computing every hash gives: every capture in one run (JA4+ on, so
+/// JA4S too), with the caches at their default, evicting all the time, and off.
+#[test]
+fn hash_cache_does_not_change_events() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let files = captures();
+    let run = |bytes: usize| {
+        let cfg = WorkerConfig { ja4plus: true, hash_cache_bytes: bytes, ..WorkerConfig::default() };
+        replay_files_with(&files, cfg, 1)
+    };
+    let (off, off_sum) = run(0);
+    assert_eq!(off_sum.stats.hash_cache.hits, 0);
+    let (on, on_sum) = run(WorkerConfig::default().hash_cache_bytes);
+    let c = on_sum.stats.hash_cache;
+    assert!(c.hits >= 20 && c.misses >= 20, "{c:?}");
+    assert_eq!(c.hits + c.misses, off_sum.stats.hash_cache.misses, "one lookup per hash");
+    assert_eq!(on, off);
+    let (tiny, tiny_sum) = run(300);
+    assert!(tiny_sum.stats.hash_cache.evicted > 0, "{:?}", tiny_sum.stats.hash_cache);
+    assert_eq!(tiny, off);
+}
+
 /// The shipped rule packs plus the test rule set over the project's captures: the alert
 /// events, byte for byte (`tests/data/rules/e2e-alerts.jsonl`; bless as above).
 #[test]

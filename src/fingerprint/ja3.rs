@@ -6,9 +6,7 @@
 //! legacy_version field, not supported_versions. JA3S = `SSLVersion,Cipher,Extensions` of
 //! the ServerHello.
 
-use md5::{Digest, Md5};
-
-use super::{hex, no_grease};
+use super::{Hashes, no_grease};
 use crate::tls::hello::{ClientHello, ServerHello};
 
 /// A JA3 or JA3S fingerprint: the string and its MD5.
@@ -21,8 +19,8 @@ pub struct Ja3 {
 }
 
 impl Ja3 {
-    fn from_string(string: String) -> Self {
-        let hash = hex(&Md5::digest(string.as_bytes()));
+    fn from_string(string: String, hashes: &mut Hashes) -> Self {
+        let hash = hashes.md5_hex(&string);
         Ja3 { string, hash }
     }
 }
@@ -62,6 +60,11 @@ fn ascii(v: Vec<u8>) -> String {
 
 /// JA3 of a ClientHello.
 pub fn ja3(ch: &ClientHello) -> Ja3 {
+    ja3_with(ch, &mut Hashes::off())
+}
+
+/// [`ja3`], its MD5 through a worker's [`Hashes`].
+pub fn ja3_with(ch: &ClientHello, hashes: &mut Hashes) -> Ja3 {
     let mut s = Vec::with_capacity(256);
     push_dec(&mut s, ch.version);
     s.push(b',');
@@ -72,18 +75,23 @@ pub fn ja3(ch: &ClientHello) -> Ja3 {
     join(&mut s, no_grease(&ch.groups));
     s.push(b',');
     join(&mut s, ch.point_formats.iter().map(|&p| u16::from(p)));
-    Ja3::from_string(ascii(s))
+    Ja3::from_string(ascii(s), hashes)
 }
 
 /// JA3S of a ServerHello.
 pub fn ja3s(sh: &ServerHello) -> Ja3 {
+    ja3s_with(sh, &mut Hashes::off())
+}
+
+/// [`ja3s`], its MD5 through a worker's [`Hashes`].
+pub fn ja3s_with(sh: &ServerHello, hashes: &mut Hashes) -> Ja3 {
     let mut s = Vec::with_capacity(64);
     push_dec(&mut s, sh.version);
     s.push(b',');
     push_dec(&mut s, sh.cipher);
     s.push(b',');
     join(&mut s, no_grease(&sh.extensions));
-    Ja3::from_string(ascii(s))
+    Ja3::from_string(ascii(s), hashes)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //!   `non_alphanumeric_alpn_uses_hex`);
 //! * GREASE values inside signature_algorithms are removed (FoxIO fixed this in 2026).
 
-use super::{Transport, no_grease, push_sha256_12, sha256_12};
+use super::{Hashes, Transport, no_grease};
 use crate::tls::hello::{ClientHello, ServerHello, ext};
 
 /// JA4 and its raw and original-order variants.
@@ -128,6 +128,11 @@ fn hex4_list(it: impl Iterator<Item = u16>) -> String {
 
 /// JA4 of a ClientHello seen over `transport`.
 pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
+    ja4_with(ch, transport, &mut Hashes::off())
+}
+
+/// [`ja4`], its SHA-256 through a worker's [`Hashes`].
+pub fn ja4_with(ch: &ClientHello, transport: Transport, hashes: &mut Hashes) -> Ja4 {
     let ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
     let exts: Vec<u16> = no_grease(&ch.extensions).collect();
     let mut a = String::with_capacity(10);
@@ -164,13 +169,13 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
     // pinned by `only_sni_gives_zero_c_in_every_variant`).
     let no_c_sorted = !exts.iter().any(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
     // `a_hash(b)_hash(c)`, built in place (no `format!`: this runs for every hello).
-    let hashed = |b: &str, c: &str| {
+    let mut hashed = |b: &str, c: &str| {
         let mut s = String::with_capacity(a.len() + 26);
         s.push_str(&a);
         s.push('_');
-        push_sha256_12(&mut s, b);
+        hashes.push_sha256_12(&mut s, b);
         s.push('_');
-        push_sha256_12(&mut s, if no_c_sorted { "" } else { c });
+        hashes.push_sha256_12(&mut s, if no_c_sorted { "" } else { c });
         s
     };
     let raw = |b: &str, c: &str| {
@@ -193,6 +198,11 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
 /// JA4S of a ServerHello seen over `transport` (FoxIO License 1.1: only computed when
 /// JA4+ is turned on).
 pub fn ja4s(sh: &ServerHello, transport: Transport) -> Ja4s {
+    ja4s_with(sh, transport, &mut Hashes::off())
+}
+
+/// [`ja4s`], its SHA-256 through a worker's [`Hashes`].
+pub fn ja4s_with(sh: &ServerHello, transport: Transport, hashes: &mut Hashes) -> Ja4s {
     let exts: Vec<u16> = no_grease(&sh.extensions).collect();
     let mut a = String::with_capacity(7);
     a.push(transport.ja4_char());
@@ -201,7 +211,11 @@ pub fn ja4s(sh: &ServerHello, transport: Transport) -> Ja4s {
     a.push_str(&alpn_chars(sh.alpn.as_deref()));
     let list = hex4_list(exts.iter().copied());
     Ja4s {
-        ja4s: format!("{a}_{:04x}_{}", sh.cipher, sha256_12(&list)),
+        ja4s: {
+            let mut s = format!("{a}_{:04x}_", sh.cipher);
+            hashes.push_sha256_12(&mut s, &list);
+            s
+        },
         ja4s_r: format!("{a}_{:04x}_{list}", sh.cipher),
     }
 }
@@ -209,6 +223,25 @@ pub fn ja4s(sh: &ServerHello, transport: Transport) -> Ja4s {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Chromium shuffles its extensions on every connection: through a worker's hash
+    /// cache each shuffle gives the JA4 computed from scratch, and only the wire-order
+    /// extension hash (`ja4_o`'s `c`) is new each time.
+    #[test]
+    fn cached_hashes_give_the_computed_ja4_for_shuffled_extensions() {
+        let mut hashes = Hashes::new(1 << 20);
+        let mut ch = chrome();
+        let n = ch.extensions.len();
+        for round in 0..20usize {
+            // A different order each round (rotate, then swap a pair).
+            ch.extensions.rotate_left(round % n);
+            ch.extensions.swap(round % n, (round * 7 + 3) % n);
+            assert_eq!(ja4_with(&ch, Transport::Tcp, &mut hashes), ja4(&ch, Transport::Tcp), "round {round}");
+        }
+        let s = hashes.stats();
+        assert_eq!(s.hits + s.misses, 80, "four SHA-256 per JA4: {s:?}");
+        assert_eq!(s.misses, 4 + 19, "the first JA4's four lists, then one new list per shuffle: {s:?}");
+    }
 
     fn chrome() -> ClientHello {
         // A Chrome 14x ClientHello's lists, from its published JA4_ro (GREASE added back in

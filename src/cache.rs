@@ -1,16 +1,19 @@
-//! Parsed certificates kept by their DER bytes, one cache per worker (no locks).
+//! Results of expensive pure functions kept by their input bytes, one cache per worker (no
+//! locks): parsed certificates, and the hashes of the fingerprints.
 //!
 //! A sensor sees the same few server certificates over and over (every connection to a
 //! site shows its chain again), and reading one (X.509 parse, SHA-1, SHA-256, JA4X) costs
 //! far more than comparing its bytes. Zeek keeps a cache of parsed certificates for the
 //! same reason. The facts of a certificate depend on its bytes only (checks that depend on
 //! packet time or SNI are made per handshake, in [`crate::certcheck`]), so a hit gives
-//! exactly the record a parse would.
+//! exactly the record a parse would. Likewise the MD5 of a JA3 string and the SHA-256 of a
+//! JA4 list depend on that string only, and the same clients send the same lists again
+//! ([`crate::fingerprint::Hashes`]).
 //!
-//! The key is the whole DER encoding, compared byte for byte: a certificate crafted to
-//! collide with another's hash cannot take its place. The map is keyed with a random seed.
-//! The cache holds at most [`CertCache::new`]'s byte budget of DER (plus the parsed
-//! facts); when a new certificate does not fit, the oldest ones go first (counted).
+//! The key is the whole input, compared byte for byte: an input crafted to collide with
+//! another's hash cannot take its place. The map is keyed with a random seed. A cache
+//! holds at most [`ByteCache::new`]'s byte budget of keys (plus the values); when a new
+//! key does not fit, the oldest ones go first (counted).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -19,80 +22,103 @@ use hashbrown::HashMap;
 
 use crate::record::Cert;
 
-/// What the cache counted.
+/// What a cache counted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CertCacheStats {
-    /// Certificates found in the cache.
+pub struct CacheStats {
+    /// Inputs found in the cache.
     pub hits: u64,
-    /// Certificates parsed (not in the cache, or the cache is off).
+    /// Inputs computed (not in the cache, or the cache is off).
     pub misses: u64,
-    /// Certificates dropped from the cache to make room.
+    /// Inputs dropped from the cache to make room.
     pub evicted: u64,
 }
 
-/// The cache.
+impl CacheStats {
+    /// Adds another cache's counts.
+    pub fn add(&mut self, o: &CacheStats) {
+        self.hits += o.hits;
+        self.misses += o.misses;
+        self.evicted += o.evicted;
+    }
+}
+
+/// A cache of `V` by input bytes.
 #[derive(Debug)]
-pub struct CertCache {
-    map: HashMap<Arc<[u8]>, Arc<Cert>, ahash::RandomState>,
+pub struct ByteCache<V> {
+    map: HashMap<Arc<[u8]>, V, ahash::RandomState>,
     /// Keys in insertion order, for oldest-first eviction.
     order: VecDeque<Arc<[u8]>>,
-    /// DER bytes held.
+    /// Key bytes held.
     bytes: usize,
     budget: usize,
     /// Counters.
-    pub stats: CertCacheStats,
+    pub stats: CacheStats,
 }
 
-impl CertCache {
-    /// A cache holding at most `budget` bytes of DER; 0 turns it off (every certificate is
-    /// parsed).
+/// Parsed certificates by their DER bytes.
+pub type CertCache = ByteCache<Arc<Cert>>;
+
+impl<V: Clone> ByteCache<V> {
+    /// A cache holding at most `budget` bytes of keys; 0 turns it off (every input is
+    /// computed, nothing is allocated).
     pub fn new(budget: usize) -> Self {
-        CertCache {
+        ByteCache {
             map: HashMap::with_hasher(ahash::RandomState::new()),
             order: VecDeque::new(),
             bytes: 0,
             budget,
-            stats: CertCacheStats::default(),
+            stats: CacheStats::default(),
         }
     }
 
-    /// Certificates held.
+    /// Inputs held.
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
-    /// True when no certificate is held.
+    /// True when nothing is held.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
-    /// DER bytes held.
+    /// Key bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
-    /// The facts of `der`: from the cache, or made by `parse` (and kept when they fit).
-    pub fn get_or_parse(&mut self, der: &[u8], parse: impl FnOnce(&[u8]) -> Cert) -> Arc<Cert> {
-        if let Some(c) = self.map.get(der) {
+    /// The value of `key`: from the cache, or made by `make` (and kept when it fits).
+    pub fn get_or_make(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> V) -> V {
+        if self.budget == 0 {
+            self.stats.misses += 1;
+            return make(key);
+        }
+        if let Some(v) = self.map.get(key) {
             self.stats.hits += 1;
-            return c.clone();
+            return v.clone();
         }
         self.stats.misses += 1;
-        let cert = Arc::new(parse(der));
-        if der.len() > self.budget {
-            return cert;
+        let v = make(key);
+        if key.len() > self.budget {
+            return v;
         }
-        while self.bytes + der.len() > self.budget {
+        while self.bytes + key.len() > self.budget {
             let Some(old) = self.order.pop_front() else { break };
             self.bytes -= old.len();
             self.map.remove(&old);
             self.stats.evicted += 1;
         }
-        let key: Arc<[u8]> = Arc::from(der);
+        let key: Arc<[u8]> = Arc::from(key);
         self.bytes += key.len();
         self.order.push_back(key.clone());
-        self.map.insert(key, cert.clone());
-        cert
+        self.map.insert(key, v.clone());
+        v
+    }
+}
+
+impl CertCache {
+    /// The facts of `der`: from the cache, or made by `parse` (and kept when they fit).
+    pub fn get_or_parse(&mut self, der: &[u8], parse: impl FnOnce(&[u8]) -> Cert) -> Arc<Cert> {
+        self.get_or_make(der, |der| Arc::new(parse(der)))
     }
 }
 
@@ -111,7 +137,7 @@ mod tests {
         let b = c.get_or_parse(b"aaaa", parsed("second"));
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(b.info, Err("first:4".to_string()));
-        assert_eq!(c.stats, CertCacheStats { hits: 1, misses: 1, evicted: 0 });
+        assert_eq!(c.stats, CacheStats { hits: 1, misses: 1, evicted: 0 });
         // Same length, other bytes: a different certificate.
         let d = c.get_or_parse(b"aaab", parsed("third"));
         assert_eq!(d.info, Err("third:4".to_string()));
@@ -144,7 +170,7 @@ mod tests {
         c.get_or_parse(b"a", parsed("1"));
         let b = c.get_or_parse(b"a", parsed("2"));
         assert_eq!(b.info, Err("2:1".to_string()));
-        assert_eq!(c.stats, CertCacheStats { hits: 0, misses: 2, evicted: 0 });
+        assert_eq!(c.stats, CacheStats { hits: 0, misses: 2, evicted: 0 });
         assert!(c.is_empty());
     }
 }
