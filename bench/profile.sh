@@ -52,8 +52,8 @@ worker threads (pipeline::run_worker)|hellotap::pipeline::run_worker$
   TLS record layer (DirParser::feed)|hellotap::tls::stream::DirParser::feed$
   ClientHello parse|hellotap::tls::hello::parse_client_hello$
   record of a finished handshake (Recorder::finish)|hellotap::worker::Recorder::finish$
-    JA4|hellotap::fingerprint::ja4::ja4$
-    JA3|hellotap::fingerprint::ja3::ja3$
+    JA4 (hashes cached by input string)|hellotap::fingerprint::ja4::ja4(_with)?$
+    JA3 (hashes cached by input string)|hellotap::fingerprint::ja3::ja3(_with)?$
     x509 parse of the certificates (cache misses)|hellotap::x509::parse_certificate$
     event rendering (enrich::render, on the worker)|hellotap::enrich::render$
 reading thread: Pipeline::frame_in (decode, shard, dispatch)|hellotap::pipeline::Pipeline::frame_in$
