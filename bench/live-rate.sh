@@ -11,7 +11,8 @@ cap=${1:-/tmp/hellotap-bench/handshakes-300000.pcap}
 shift || true
 rates=${*:-"25000 50000 100000 200000 400000"}
 bin=target/release/hellotap
-[ -x "$bin" ] || cargo build --release --features live
+# Always: a plain `cargo build --release` (bench/run.sh) leaves a binary without `live`.
+cargo build --release --features live --quiet
 # A 50k-packet slice keeps each step short.
 slice=$(mktemp --suffix=.pcap)
 conf=$(mktemp --suffix=.toml)
@@ -28,20 +29,24 @@ for ns_dev in "$tx vt$$" "$rx vr$$"; do
   ip -n "$1" link set lo up
   ip netns exec "$1" ethtool -K "$2" gro off gso off tso off >/dev/null 2>&1 || true
 done
-printf '%-8s %-10s %-10s %-10s %-8s %-10s\n' workers rate_pps sent received dropped veth_rx_drop
+printf '%-8s %-10s %-10s %-10s %-10s %-8s %-10s %s\n' workers rate_pps reached sent received dropped veth_rx_drop drops_by_kind
 for workers in 1 2; do
   for rate in $rates; do
     ip netns exec $rx timeout 120 $bin live --config "$conf" -i vr$$ --bpf 'tcp or udp' --workers $workers \
       --metrics-addr 127.0.0.1:19300 -o /dev/null 2>/dev/null &
     pid=$!
     for _ in $(seq 50); do ip netns exec $rx curl -sf -o /dev/null http://127.0.0.1:19300/healthz && break; sleep 0.1; done
-    sent=$(ip netns exec $tx tcpreplay -q --pps=$rate -i vt$$ "$slice" 2>&1 | sed -n 's/.*Actual: \([0-9]*\) packets.*/\1/p')
+    out=$(ip netns exec $tx tcpreplay -q --pps=$rate -i vt$$ "$slice" 2>&1)
+    sent=$(echo "$out" | sed -n 's/.*Actual: \([0-9]*\) packets.*/\1/p')
+    # The rate tcpreplay reached (it shares the cores with hellotap).
+    got=$(echo "$out" | sed -n 's/.*Rated: [0-9.]* Bps, [0-9.]* Mbps, \([0-9.]*\) pps.*/\1/p' | cut -d. -f1)
     sleep 2
     m=$(ip netns exec $rx curl -s http://127.0.0.1:19300/metrics || true)
     recv=$(echo "$m" | awk '/^hellotap_packets_total\{/ {s+=$2} END {print s+0}')
     drop=$(echo "$m" | awk '/^hellotap_capture_drops_total\{kind="(kernel|interface|queue)"\}/ {s+=$2} END {print s+0}')
+    kinds=$(echo "$m" | awk -F'[="}]' '/^hellotap_capture_drops_total\{kind="(kernel|interface|queue)"\}/ && $NF+0 > 0 {printf "%s=%d ", $3, $NF}')
     vdrop=$(ip -n $rx -s link show vr$$ | awk '/RX:/ {getline; print $4}')
     kill -TERM $pid; wait $pid 2>/dev/null || true
-    printf '%-8s %-10s %-10s %-10s %-8s %-10s\n' $workers $rate "$sent" "$recv" "$drop" "$vdrop"
+    printf '%-8s %-10s %-10s %-10s %-10s %-8s %-10s %s\n' $workers $rate "${got:-?}" "$sent" "$recv" "$drop" "$vdrop" "$kinds"
   done
 done
