@@ -26,6 +26,10 @@ pub struct CaptureConfig {
     pub buffer_size_mb: u32,
     /// Promiscuous mode.
     pub promisc: bool,
+    /// Hand over every packet as it arrives (libpcap's immediate mode: one wake-up per
+    /// packet) instead of in blocks the kernel fills for up to 100 ms (the default: about
+    /// a fifth of the CPU per packet at 100k packets/s).
+    pub immediate: bool,
     /// Seconds between reads of the kernel and interface drop counters.
     pub stats_interval: u64,
 }
@@ -38,6 +42,7 @@ impl Default for CaptureConfig {
             snaplen: 65535,
             buffer_size_mb: 64,
             promisc: true,
+            immediate: false,
             stats_interval: 5,
         }
     }

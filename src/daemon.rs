@@ -3,7 +3,10 @@
 //!
 //! Threads: one capture thread per interface reads frames and hands them in small batches
 //! over a bounded channel (a full channel drops the batch and counts it as a `queue`
-//! drop: the kernel ring is never left unread for long); the dispatcher thread (the
+//! drop: the kernel ring is never left unread for long). A frame is copied once, out of
+//! libpcap's buffer into a pooled block shared by the batch; from there it reaches its
+//! worker by reference, and the block's buffer returns to the capture thread's pool when
+//! the last worker is done with it (no allocation per frame). The dispatcher thread (the
 //! caller's) shards them to the workers through the [`Pipeline`] with [`Overflow::Drop`],
 //! serialises finished records and hands each line to the sinks, which never block it.
 //! When no frame comes for 100 ms the dispatcher sends what is pending and, once a
@@ -24,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crossbeam_channel::{RecvTimeoutError, TrySendError, bounded};
 
 use crate::capture::Frame;
+use crate::capture::blocks::{Block, BlockPool, InBlock};
 use crate::capture::live::{LiveCapture, Next};
 use crate::config::Config;
 use crate::enrich::Enricher;
@@ -33,18 +37,95 @@ use crate::record::Handshake;
 use crate::sink::{FileSink, Sink, Sinks, StdoutSink, UnixSink};
 use crate::time::Timestamp;
 
-/// A frame copied out of libpcap's buffer.
-struct OwnedFrame {
+/// A frame of a capture batch: where it sits in the batch's block.
+struct LiveFrame {
     ts: Timestamp,
-    linktype: u32,
     orig_len: u32,
-    data: Vec<u8>,
+    start: u32,
+    len: u32,
 }
 
-/// Frames per hand-over from a capture thread.
+/// Frames a capture thread read, copied once out of libpcap's buffer into a shared block:
+/// the dispatcher hands them to the workers by reference to the block (as replay does with
+/// file blocks), and the block's buffer returns to the capture thread's pool when the last
+/// worker is done with it.
+struct CaptureBatch {
+    linktype: u32,
+    block: Arc<Block>,
+    frames: Vec<LiveFrame>,
+}
+
+/// Frames per hand-over from a capture thread (at most).
 const CAPTURE_BATCH: usize = 64;
 /// Hand-overs queued between the capture threads and the dispatcher.
 const CAPTURE_QUEUE: usize = 1024;
+/// Bytes of a capture block (at least the snaplen, so any frame fits in one).
+const CAPTURE_BLOCK_BYTES: usize = 64 << 10;
+
+/// Fills blocks with frames and cuts them into [`CaptureBatch`]es.
+struct Batcher {
+    linktype: u32,
+    pool: BlockPool,
+    block_bytes: usize,
+    buf: Vec<u8>,
+    used: usize,
+    frames: Vec<LiveFrame>,
+}
+
+impl Batcher {
+    fn new(linktype: u32, snaplen: u32) -> Self {
+        let pool = BlockPool::default();
+        let block_bytes = CAPTURE_BLOCK_BYTES.max(snaplen as usize);
+        let buf = pool.take(block_bytes);
+        Batcher { linktype, pool, block_bytes, buf, used: 0, frames: Vec::with_capacity(CAPTURE_BATCH) }
+    }
+
+    /// Adds a frame; returns a batch to hand over when one is complete (the frames before
+    /// this one when it does not fit in the block, or the block's last frame).
+    fn push(&mut self, ts: Timestamp, data: &[u8], orig_len: u32) -> Option<CaptureBatch> {
+        let mut done = None;
+        if self.used + data.len() > self.buf.len() {
+            done = self.take();
+        }
+        if data.len() > self.buf.len() {
+            // Longer than the snaplen said: a block of its own size.
+            self.buf = self.pool.take(data.len());
+        }
+        let start = self.used;
+        self.buf[start..start + data.len()].copy_from_slice(data);
+        self.used += data.len();
+        self.frames.push(LiveFrame { ts, orig_len, start: start as u32, len: data.len() as u32 });
+        if done.is_none() && self.frames.len() >= CAPTURE_BATCH {
+            done = self.take();
+        }
+        done
+    }
+
+    /// The frames so far as a batch (none when there are none).
+    fn take(&mut self) -> Option<CaptureBatch> {
+        if self.frames.is_empty() {
+            return None;
+        }
+        let data = std::mem::replace(&mut self.buf, self.pool.take(self.block_bytes));
+        let block = self.pool.seal(data, std::mem::take(&mut self.used));
+        let frames = std::mem::replace(&mut self.frames, Vec::with_capacity(CAPTURE_BATCH));
+        Some(CaptureBatch { linktype: self.linktype, block, frames })
+    }
+}
+
+impl CaptureBatch {
+    /// Hands every frame to the pipeline, by reference to the block.
+    fn feed(&self, pipe: &mut Pipeline, emit: &mut dyn FnMut(&mut Handshake)) {
+        let bytes = self.block.bytes();
+        for f in &self.frames {
+            let Some(data) = bytes.get(f.start as usize..(f.start as usize + f.len as usize)) else {
+                continue;
+            };
+            let frame = Frame { ts: f.ts, linktype: self.linktype, data, orig_len: f.orig_len };
+            pipe.frame_in(&frame, Some(InBlock { block: &self.block, start: f.start }), emit);
+        }
+    }
+}
 
 fn wall_clock() -> Timestamp {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -138,7 +219,8 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
     pcfg.interface = String::new(); // packets are counted per interface by the capture threads
     let mut pipe = Pipeline::new(pcfg);
 
-    let (tx, rx) = bounded::<Vec<OwnedFrame>>(CAPTURE_QUEUE);
+    let (tx, rx) = bounded::<CaptureBatch>(CAPTURE_QUEUE);
+    let snaplen = cfg.capture.snaplen;
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for mut cap in captures {
@@ -161,8 +243,7 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                 );
                 let mut last = crate::capture::live::Drops::default();
                 let mut last_stats = std::time::Instant::now();
-                let mut batch = Vec::with_capacity(CAPTURE_BATCH);
-                let linktype = cap.linktype;
+                let mut batcher = Batcher::new(cap.linktype, snaplen);
                 let mut read_stats = |cap: &mut LiveCapture| {
                     if let Ok(d) = cap.drops() {
                         kernel.inc_by(d.kernel.saturating_sub(last.kernel));
@@ -170,23 +251,24 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                         last = d;
                     }
                 };
+                // Counted per batch handed over (or dropped), not per packet.
+                let count = |b: &CaptureBatch| {
+                    packets.inc_by(b.frames.len() as u64);
+                    bytes.inc_by(b.frames.iter().map(|f| u64::from(f.len)).sum());
+                };
                 while !stop.load(Ordering::Relaxed) {
-                    let flush = match cap.read() {
-                        Ok(Next::Frame(ts, data, len)) => {
-                            packets.inc();
-                            bytes.inc_by(data.len() as u64);
-                            batch.push(OwnedFrame { ts, linktype, orig_len: len, data });
-                            batch.len() >= CAPTURE_BATCH
-                        }
-                        Ok(Next::Timeout) => !batch.is_empty(),
+                    let mut full = None;
+                    let done = match cap.read(|ts, data, len| full = batcher.push(ts, data, len)) {
+                        Ok(Next::Frame) => full,
+                        Ok(Next::Timeout) => batcher.take(),
                         Err(e) => {
                             eprintln!("hellotap: {e}");
                             break;
                         }
                     };
-                    if flush {
-                        let b = std::mem::replace(&mut batch, Vec::with_capacity(CAPTURE_BATCH));
-                        let n = b.len() as u64;
+                    if let Some(b) = done {
+                        count(&b);
+                        let n = b.frames.len() as u64;
                         match tx.try_send(b) {
                             Ok(()) => {}
                             Err(TrySendError::Full(_)) => queue.inc_by(n),
@@ -198,8 +280,24 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                         read_stats(&mut cap);
                     }
                 }
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
+                // The kernel hands over its current block when it fills or its timeout
+                // passes: read on for that long so the last packets are not left in it.
+                let until = std::time::Instant::now()
+                    + Duration::from_millis(2 * crate::capture::live::BLOCK_TIMEOUT_MS as u64);
+                while std::time::Instant::now() < until {
+                    let mut full = None;
+                    match cap.read(|ts, data, len| full = batcher.push(ts, data, len)) {
+                        Ok(Next::Frame) => {}
+                        Ok(Next::Timeout) | Err(_) => break,
+                    }
+                    if let Some(b) = full {
+                        count(&b);
+                        let _ = tx.send(b);
+                    }
+                }
+                if let Some(b) = batcher.take() {
+                    count(&b);
+                    let _ = tx.send(b);
                 }
                 read_stats(&mut cap);
             })
@@ -237,12 +335,7 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
             }
         }
         match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(batch) => {
-                for f in &batch {
-                    let frame = Frame { ts: f.ts, linktype: f.linktype, data: &f.data, orig_len: f.orig_len };
-                    pipe.frame(&frame, &mut emit);
-                }
-            }
+            Ok(batch) => batch.feed(&mut pipe, &mut emit),
             Err(RecvTimeoutError::Timeout) => pipe.idle(wall_clock(), &mut emit),
             Err(RecvTimeoutError::Disconnected) => break,
         }
@@ -253,10 +346,7 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
         let _ = h.join();
     }
     while let Ok(batch) = rx.try_recv() {
-        for f in &batch {
-            let frame = Frame { ts: f.ts, linktype: f.linktype, data: &f.data, orig_len: f.orig_len };
-            pipe.frame(&frame, &mut emit);
-        }
+        batch.feed(&mut pipe, &mut emit);
     }
     let (pstats, _) = pipe.shutdown(&mut emit);
     summary.capture_queue_drops = pstats.frames_dropped;
@@ -269,4 +359,43 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
         s.stop();
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames_of(b: &CaptureBatch) -> Vec<(i64, Vec<u8>, u32)> {
+        b.frames
+            .iter()
+            .map(|f| {
+                let at = f.start as usize;
+                (f.ts.as_nanos(), b.block.bytes()[at..at + f.len as usize].to_vec(), f.orig_len)
+            })
+            .collect()
+    }
+
+    /// Every frame comes out once, in order, with its bytes, whatever its size: batches
+    /// end at `CAPTURE_BATCH` frames, when the block is full, and on `take`.
+    #[test]
+    fn batcher_hands_over_every_frame_in_order() {
+        let mut b = Batcher::new(1, 128);
+        let mut sent = Vec::new();
+        let mut got = Vec::new();
+        let mut sizes: Vec<usize> = (0..300).map(|i| (i * 7919) % 3000).collect();
+        // Larger than a block, and exactly a block.
+        sizes.extend([CAPTURE_BLOCK_BYTES + 5, 10, CAPTURE_BLOCK_BYTES, 1]);
+        for (i, &n) in sizes.iter().enumerate() {
+            let data: Vec<u8> = (0..n).map(|k| (k + i) as u8).collect();
+            let ts = Timestamp::from_nanos(i as i64);
+            sent.push((ts.as_nanos(), data.clone(), n as u32 + 4));
+            if let Some(batch) = b.push(ts, &data, n as u32 + 4) {
+                assert!(!batch.frames.is_empty() && batch.frames.len() <= CAPTURE_BATCH);
+                got.extend(frames_of(&batch));
+            }
+        }
+        got.extend(frames_of(&b.take().expect("the last frames")));
+        assert!(b.take().is_none());
+        assert_eq!(got, sent);
+    }
 }

@@ -294,6 +294,32 @@ fn sigterm_reports_a_pending_handshake_as_shutdown() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The kernel hands packets over a block at a time (up to 100 ms late): a ClientHello sent
+/// just before SIGTERM is still read and reported, not left in the kernel's block.
+#[test]
+fn sigterm_right_after_the_last_packet_still_reports_it() {
+    if !nix_is_root() || !have("tcpreplay") || !have("editcap") || !have("curl") {
+        skip_or_fail("needs root, tcpreplay, editcap and curl");
+        return;
+    }
+    let ns = Netns::new();
+    let dir = std::env::temp_dir().join(format!("hellotap-live-late-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("ch-only.pcap");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/openssl-tls13-sni-alpn.pcap");
+    sh(&format!("editcap -r {} {} 1-4", src.display(), cut.display()));
+    let out = dir.join("live.jsonl");
+    let mut live = start_live(&ns, "127.0.0.1:19187", &out);
+    replay_into(&ns, &cut);
+    // No pause: the packets may still sit in the kernel's current block.
+    assert_eq!(sigterm_and_wait(&mut live), 0);
+    let events = std::fs::read_to_string(&out).unwrap();
+    let e: serde_json::Value = serde_json::from_str(events.lines().next().expect("one event")).unwrap();
+    assert_eq!(e["tls"]["outcome"], "shutdown");
+    assert_eq!(e["tls"]["sni"], "test.hellotap.example");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn nix_is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
 }

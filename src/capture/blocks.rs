@@ -58,6 +58,40 @@ impl Drop for Block {
     }
 }
 
+/// Buffers for [`Block`]s, reused: a block's buffer comes back here when its last
+/// reference is dropped (on whichever thread that is), so a steady stream of blocks
+/// allocates nothing and touches no fresh memory. Used by the file reader and by the live
+/// capture threads.
+#[derive(Debug)]
+pub struct BlockPool {
+    home: Sender<Vec<u8>>,
+    spare: Receiver<Vec<u8>>,
+}
+
+impl Default for BlockPool {
+    fn default() -> Self {
+        let (home, spare) = bounded(POOL);
+        BlockPool { home, spare }
+    }
+}
+
+impl BlockPool {
+    /// A buffer of at least `len` bytes (a returned one when there is one).
+    pub fn take(&self, len: usize) -> Vec<u8> {
+        let mut v = self.spare.try_recv().unwrap_or_default();
+        if v.len() < len {
+            v.resize(len, 0);
+        }
+        v
+    }
+
+    /// The first `len` bytes of `data` as a shared block whose buffer returns to this pool.
+    pub fn seal(&self, data: Vec<u8>, len: usize) -> Arc<Block> {
+        let len = len.min(data.len());
+        Arc::new(Block { data, len, home: Some(self.home.clone()) })
+    }
+}
+
 /// Where a frame's bytes sit in a shared block (`start` is the offset in the block).
 #[derive(Debug, Clone, Copy)]
 pub struct InBlock<'a> {
@@ -151,21 +185,14 @@ where
     let linktype = u32_at(&head, 20);
     let resolution = if nanos { 1_000_000_000 } else { 1_000_000 };
 
-    let (home, pool): (Sender<Vec<u8>>, Receiver<Vec<u8>>) = bounded(POOL);
-    let new_buf = |want: usize| -> Vec<u8> {
-        let mut v = pool.try_recv().unwrap_or_default();
-        if v.len() < want {
-            v.resize(want, 0);
-        }
-        v
-    };
+    let pool = BlockPool::default();
     let mut stats = ReadStats { bytes: 24, ..ReadStats::default() };
     // File offset of the current block's first byte.
     let mut block_at: u64 = 24;
-    let mut data = new_buf(block_bytes);
+    let mut data = pool.take(block_bytes);
     let mut len = fill(&mut input, &mut data[..block_bytes]).map_err(|e| io_err(block_at, e))?;
     let mut eof = len < block_bytes;
-    let mut block = Arc::new(Block { data, len, home: Some(home.clone()) });
+    let mut block = pool.seal(data, len);
     let mut pos = 0usize;
     let mut last_progress = 0u64;
     loop {
@@ -196,14 +223,14 @@ where
             }
             // The record straddles the block's end: start the next block with its bytes.
             let size = block_bytes.max(need);
-            let mut next = new_buf(size);
+            let mut next = pool.take(size);
             next[..avail].copy_from_slice(&block.data[pos..len]);
             let got = fill(&mut input, &mut next[avail..size]).map_err(|e| io_err(offset, e))?;
             eof = avail + got < size;
             len = avail + got;
             block_at = offset;
             pos = 0;
-            block = Arc::new(Block { data: next, len, home: Some(home.clone()) });
+            block = pool.seal(next, len);
             continue;
         }
         let b = &block.data[pos..pos + need];
