@@ -137,50 +137,54 @@ fn output_is_identical_for_any_number_of_workers() {
     }
 }
 
-/// The workers' parsed-certificate cache gives exactly the events a fresh parse gives:
-/// every capture in one run (the same server chains come back across captures) with the
-/// cache at its default, with a budget so small it evicts all the time, and off.
-#[test]
-fn certificate_cache_does_not_change_events() {
+/// Every capture in one run (the same chains and hellos come back across captures), JA4+
+/// on, with a worker cache at its default budget, at `tiny` (evicting all the time) and
+/// off: the same events, one lookup per item, hits when on, evictions when tiny.
+fn cache_does_not_change_events(
+    with_budget: impl Fn(usize) -> WorkerConfig,
+    default: usize,
+    tiny: usize,
+    counts: impl Fn(&hellotap::worker::WorkerStats) -> hellotap::cache::CacheStats,
+    min_hits: u64,
+) {
     std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
     let files = captures();
-    let run = |bytes: usize| {
-        let cfg = WorkerConfig { ja4plus: true, cert_cache_bytes: bytes, ..WorkerConfig::default() };
-        replay_files_with(&files, cfg, 1)
-    };
+    let run = |bytes: usize| replay_files_with(&files, with_budget(bytes), 1);
     let (off, off_sum) = run(0);
-    assert_eq!(off_sum.stats.cert_cache.hits, 0);
-    let (on, on_sum) = run(WorkerConfig::default().cert_cache_bytes);
-    let c = on_sum.stats.cert_cache;
-    assert!(c.hits >= 5 && c.misses >= 3, "{c:?}");
-    assert_eq!(c.hits + c.misses, off_sum.stats.cert_cache.misses, "one lookup per certificate");
+    assert_eq!(counts(&off_sum.stats).hits, 0);
+    let (on, on_sum) = run(default);
+    let c = counts(&on_sum.stats);
+    assert!(c.hits >= min_hits && c.misses >= 3, "{c:?}");
+    assert_eq!(c.hits + c.misses, counts(&off_sum.stats).misses, "one lookup per item");
     assert_eq!(on, off);
-    let (tiny, tiny_sum) = run(2000);
-    assert!(tiny_sum.stats.cert_cache.evicted > 0, "{:?}", tiny_sum.stats.cert_cache);
-    assert_eq!(tiny, off);
+    let (small, small_sum) = run(tiny);
+    assert!(counts(&small_sum.stats).evicted > 0, "{:?}", counts(&small_sum.stats));
+    assert_eq!(small, off);
+}
+
+/// The workers' parsed-certificate cache gives exactly the events a fresh parse gives.
+#[test]
+fn certificate_cache_does_not_change_events() {
+    cache_does_not_change_events(
+        |bytes| WorkerConfig { ja4plus: true, cert_cache_bytes: bytes, ..WorkerConfig::default() },
+        WorkerConfig::default().cert_cache_bytes,
+        2000,
+        |s| s.cert_cache,
+        5,
+    );
 }
 
 /// The workers' fingerprint hash caches (JA3 MD5, JA4 SHA-256 by input string) give
-/// exactly the events computing every hash gives: every capture in one run (JA4+ on, so
-/// JA4S too), with the caches at their default, evicting all the time, and off.
+/// exactly the events computing every hash gives (JA4+ on, so JA4S too).
 #[test]
 fn hash_cache_does_not_change_events() {
-    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
-    let files = captures();
-    let run = |bytes: usize| {
-        let cfg = WorkerConfig { ja4plus: true, hash_cache_bytes: bytes, ..WorkerConfig::default() };
-        replay_files_with(&files, cfg, 1)
-    };
-    let (off, off_sum) = run(0);
-    assert_eq!(off_sum.stats.hash_cache.hits, 0);
-    let (on, on_sum) = run(WorkerConfig::default().hash_cache_bytes);
-    let c = on_sum.stats.hash_cache;
-    assert!(c.hits >= 20 && c.misses >= 20, "{c:?}");
-    assert_eq!(c.hits + c.misses, off_sum.stats.hash_cache.misses, "one lookup per hash");
-    assert_eq!(on, off);
-    let (tiny, tiny_sum) = run(300);
-    assert!(tiny_sum.stats.hash_cache.evicted > 0, "{:?}", tiny_sum.stats.hash_cache);
-    assert_eq!(tiny, off);
+    cache_does_not_change_events(
+        |bytes| WorkerConfig { ja4plus: true, hash_cache_bytes: bytes, ..WorkerConfig::default() },
+        WorkerConfig::default().hash_cache_bytes,
+        300,
+        |s| s.hash_cache,
+        20,
+    );
 }
 
 /// The shipped rule packs plus the test rule set over the project's captures: the alert

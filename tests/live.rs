@@ -261,63 +261,46 @@ fn live_capture_equals_replay_and_counts_every_packet() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn sigterm_reports_a_pending_handshake_as_shutdown() {
+/// The first four packets of a real connection (SYN, SYN-ACK, ACK, ClientHello) into a live
+/// sensor, SIGTERM after `pause`: the handshake is reported once, as `shutdown`.
+fn pending_hello_then_sigterm(tag: &str, metrics: &str, pause: Duration) {
     if !nix_is_root() || !have("tcpreplay") || !have("editcap") || !have("curl") {
         skip_or_fail("needs root, tcpreplay, editcap and curl");
         return;
     }
     let ns = Netns::new();
-    let dir = std::env::temp_dir().join(format!("hellotap-live-sd-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("hellotap-live-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    // The first four packets of a real connection: SYN, SYN-ACK, ACK, ClientHello.
     let cut = dir.join("ch-only.pcap");
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/openssl-tls13-sni-alpn.pcap");
     sh(&format!("editcap -r {} {} 1-4", src.display(), cut.display()));
     let out = dir.join("live.jsonl");
-    let metrics = "127.0.0.1:19186";
     let mut live = start_live(&ns, metrics, &out);
-    let o = Command::new("ip")
-        .args(["netns", "exec", &ns.tx, "tcpreplay", "-q", "-i", &ns.dev(false)])
-        .arg(&cut)
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    std::thread::sleep(Duration::from_millis(800));
-    // Pending (no server answer yet, well within pending_timeout): nothing reported.
-    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "");
+    replay_into(&ns, &cut);
+    if !pause.is_zero() {
+        std::thread::sleep(pause);
+        // Pending (no server answer yet, well within pending_timeout): nothing reported.
+        assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "");
+    }
     assert_eq!(sigterm_and_wait(&mut live), 0);
     let events = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(events.lines().count(), 1, "{events}");
     let e: serde_json::Value = serde_json::from_str(events.lines().next().expect("one event")).unwrap();
     assert_eq!(e["tls"]["outcome"], "shutdown");
     assert_eq!(e["tls"]["sni"], "test.hellotap.example");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn sigterm_reports_a_pending_handshake_as_shutdown() {
+    pending_hello_then_sigterm("sd", "127.0.0.1:19186", Duration::from_millis(800));
+}
+
 /// The kernel hands packets over a block at a time (up to 100 ms late): a ClientHello sent
 /// just before SIGTERM is still read and reported, not left in the kernel's block.
 #[test]
 fn sigterm_right_after_the_last_packet_still_reports_it() {
-    if !nix_is_root() || !have("tcpreplay") || !have("editcap") || !have("curl") {
-        skip_or_fail("needs root, tcpreplay, editcap and curl");
-        return;
-    }
-    let ns = Netns::new();
-    let dir = std::env::temp_dir().join(format!("hellotap-live-late-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cut = dir.join("ch-only.pcap");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/openssl-tls13-sni-alpn.pcap");
-    sh(&format!("editcap -r {} {} 1-4", src.display(), cut.display()));
-    let out = dir.join("live.jsonl");
-    let mut live = start_live(&ns, "127.0.0.1:19187", &out);
-    replay_into(&ns, &cut);
-    // No pause: the packets may still sit in the kernel's current block.
-    assert_eq!(sigterm_and_wait(&mut live), 0);
-    let events = std::fs::read_to_string(&out).unwrap();
-    let e: serde_json::Value = serde_json::from_str(events.lines().next().expect("one event")).unwrap();
-    assert_eq!(e["tls"]["outcome"], "shutdown");
-    assert_eq!(e["tls"]["sni"], "test.hellotap.example");
-    let _ = std::fs::remove_dir_all(&dir);
+    pending_hello_then_sigterm("late", "127.0.0.1:19187", Duration::ZERO);
 }
 
 fn nix_is_root() -> bool {
