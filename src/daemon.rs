@@ -251,10 +251,21 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                         last = d;
                     }
                 };
-                // Counted per batch handed over (or dropped), not per packet.
-                let count = |b: &CaptureBatch| {
-                    packets.inc_by(b.frames.len() as u64);
+                // Counted per batch handed over (or dropped), not per packet. Never waits:
+                // a full queue drops the batch (counted), also while stopping, when the
+                // dispatcher is waiting for this thread to end.
+                let hand_over = |b: CaptureBatch| -> bool {
+                    let n = b.frames.len() as u64;
+                    packets.inc_by(n);
                     bytes.inc_by(b.frames.iter().map(|f| u64::from(f.len)).sum());
+                    match tx.try_send(b) {
+                        Ok(()) => true,
+                        Err(TrySendError::Full(_)) => {
+                            queue.inc_by(n);
+                            true
+                        }
+                        Err(TrySendError::Disconnected(_)) => false,
+                    }
                 };
                 while !stop.load(Ordering::Relaxed) {
                     let mut full = None;
@@ -267,12 +278,8 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                         }
                     };
                     if let Some(b) = done {
-                        count(&b);
-                        let n = b.frames.len() as u64;
-                        match tx.try_send(b) {
-                            Ok(()) => {}
-                            Err(TrySendError::Full(_)) => queue.inc_by(n),
-                            Err(TrySendError::Disconnected(_)) => break,
+                        if !hand_over(b) {
+                            break;
                         }
                     }
                     if last_stats.elapsed() >= stats_every {
@@ -291,13 +298,11 @@ pub fn run(cfg: Config) -> Result<DaemonSummary, String> {
                         Ok(Next::Timeout) | Err(_) => break,
                     }
                     if let Some(b) = full {
-                        count(&b);
-                        let _ = tx.send(b);
+                        hand_over(b);
                     }
                 }
                 if let Some(b) = batcher.take() {
-                    count(&b);
-                    let _ = tx.send(b);
+                    hand_over(b);
                 }
                 read_stats(&mut cap);
             })
