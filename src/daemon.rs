@@ -75,7 +75,9 @@ struct Batcher {
 impl Batcher {
     fn new(linktype: u32, snaplen: u32) -> Self {
         let pool = BlockPool::default();
-        let block_bytes = CAPTURE_BLOCK_BYTES.max(snaplen as usize);
+        // A frame larger than a block gets a buffer of its own (libpcap caps the snaplen at
+        // 256 KiB; the config does not).
+        let block_bytes = CAPTURE_BLOCK_BYTES.max((snaplen as usize).min(1 << 20));
         let buf = pool.take(block_bytes);
         Batcher { linktype, pool, block_bytes, buf, used: 0, frames: Vec::with_capacity(CAPTURE_BATCH) }
     }
