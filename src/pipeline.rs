@@ -129,6 +129,10 @@ struct FrameRef {
 /// [`FrameRef::block`] of a frame copied into the batch.
 const COPIED: u32 = u32::MAX;
 
+/// Shared blocks one batch may reference (see [`Pipeline::frame_in`]): a dispatch cycle of
+/// 256 frames spans 1 or 2 file blocks in replay and about 4 capture blocks in live capture.
+const MAX_BLOCKS_PER_BATCH: usize = 16;
+
 enum Control {
     /// Attribute later records to this input file.
     SetFile(Option<Arc<str>>),
@@ -366,6 +370,13 @@ impl Pipeline {
             }
             None => {
                 let b = &mut self.pending[shard];
+                // A batch keeps at most MAX_BLOCKS_PER_BATCH blocks alive; past that its
+                // frames are copied, so the memory a queued batch holds stays bounded even
+                // when each block carries few of its frames (a quiet live link).
+                let shared = shared.filter(|s| {
+                    b.blocks.len() < MAX_BLOCKS_PER_BATCH
+                        || b.blocks.last().is_some_and(|last| Arc::ptr_eq(last, s.block))
+                });
                 let (block, start) = match shared {
                     Some(s) => {
                         if b.blocks.last().is_none_or(|last| !Arc::ptr_eq(last, s.block)) {
@@ -651,4 +662,54 @@ fn run_worker(
         spent: None,
         stats: Some(w.stats.clone()),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::io::BufReader;
+
+    use super::*;
+    use crate::capture::blocks::BlockPool;
+    use crate::capture::read_capture;
+
+    /// Every frame of a capture, each in a block of its own (a quiet live link: one frame
+    /// per capture block), through 2 worker threads: no batch keeps more than
+    /// `MAX_BLOCKS_PER_BATCH` blocks alive, and the records are those of plain copies.
+    #[test]
+    fn a_batch_keeps_a_bounded_number_of_blocks_alive() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/openssl-tls13-sni-alpn.pcap");
+        let mut frames = Vec::new();
+        read_capture(
+            BufReader::new(File::open(path).unwrap()),
+            |f| {
+                frames.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len));
+                true
+            },
+            |_| {},
+        )
+        .unwrap();
+        // The same frames many times over (one flow, so one worker gets them all).
+        let frames: Vec<_> = frames.iter().cycle().take(40 * frames.len()).cloned().collect();
+        let run = |shared: bool| {
+            let cfg = PipelineConfig { workers: 2, batch_frames: 10_000, ..PipelineConfig::default() };
+            let mut pipe = Pipeline::new(cfg);
+            let pool = BlockPool::default();
+            let mut out = Vec::new();
+            let mut emit = |h: &mut Handshake| out.push(crate::output::to_json(h));
+            for (ts, linktype, data, orig_len) in &frames {
+                let block = pool.seal(data.clone(), data.len());
+                let f = Frame { ts: *ts, linktype: *linktype, data: block.bytes(), orig_len: *orig_len };
+                let at = shared.then_some(InBlock { block: &block, start: 0 });
+                pipe.frame_in(&f, at, &mut emit);
+                assert!(pipe.pending.iter().all(|b| b.blocks.len() <= MAX_BLOCKS_PER_BATCH));
+            }
+            assert!(pipe.pending.iter().any(|b| b.blocks.len() == MAX_BLOCKS_PER_BATCH) == shared);
+            pipe.finish(&mut emit);
+            out
+        };
+        let (shared, copied) = (run(true), run(false));
+        assert!(!copied.is_empty());
+        assert_eq!(shared, copied);
+    }
 }
