@@ -18,6 +18,8 @@
 //! follow the captures if `pcaps/make-pcaps.sh` regenerates them.
 //!
 //! Run: `cargo bench --bench parsers` (or `-- --quick` for a fast pass).
+//!
+//! The benches allocate through mimalloc, as the `hellotap` binary does.
 
 use std::fs::File;
 use std::hint::black_box;
@@ -25,6 +27,9 @@ use std::io::BufReader;
 use std::path::PathBuf;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use hellotap::capture::{Frame, read_capture};
 use hellotap::decode::{self, Transport as L4};

@@ -17,6 +17,8 @@
 //!   `non_alphanumeric_alpn_uses_hex`);
 //! * GREASE values inside signature_algorithms are removed (FoxIO fixed this in 2026).
 
+use std::ops::Range;
+
 use super::{Hashes, Transport, no_grease};
 use crate::tls::hello::{ClientHello, ServerHello, ext};
 
@@ -108,22 +110,58 @@ fn push_count2(s: &mut String, n: usize) {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Appends `v` as four lowercase hex digits (the hot path of every JA4 list: no `format!`).
-fn push_hex4(s: &mut String, v: u16) {
-    for shift in [12, 8, 4, 0] {
-        s.push(HEX[usize::from((v >> shift) & 15)] as char);
+/// `v` as four lowercase hex digits (the hot path of every JA4 list: no `format!`).
+fn hex4(v: u16) -> [u8; 4] {
+    let d = |shift: u16| HEX[usize::from((v >> shift) & 15)];
+    [d(12), d(8), d(4), d(0)]
+}
+
+/// Appends the comma-separated 4-hex list of `it` (ASCII bytes).
+fn push_hex4_list(out: &mut Vec<u8>, it: impl Iterator<Item = u16>) {
+    for (i, v) in it.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&hex4(v));
     }
 }
 
+/// The bytes built by [`push_hex4_list`] and ASCII prefixes (always valid UTF-8).
+fn ascii(v: Vec<u8>) -> String {
+    String::from_utf8(v).unwrap_or_default()
+}
+
 fn hex4_list(it: impl Iterator<Item = u16>) -> String {
-    let mut s = String::with_capacity(128);
-    for (i, v) in it.enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        push_hex4(&mut s, v);
+    let mut v = Vec::with_capacity(128);
+    push_hex4_list(&mut v, it);
+    ascii(v)
+}
+
+/// A raw JA4 (`a_b_c`: the cipher list, then the extension list and, when the extension
+/// was sent, `_` and the signature algorithms), and where `b` and `c` are in it: the
+/// inputs of the hashed form's two hashes. Written once, to its exact size.
+fn raw_ja4(
+    a: &str,
+    ciphers: &[u16],
+    exts: &[u16],
+    sigs: Option<&[u16]>,
+) -> (String, Range<usize>, Range<usize>) {
+    let items = ciphers.len() + exts.len() + sigs.map_or(0, <[u16]>::len);
+    let mut v = Vec::with_capacity(a.len() + 5 * items + 3);
+    v.extend_from_slice(a.as_bytes());
+    v.push(b'_');
+    let b0 = v.len();
+    push_hex4_list(&mut v, ciphers.iter().copied());
+    let b = b0..v.len();
+    v.push(b'_');
+    let c0 = v.len();
+    push_hex4_list(&mut v, exts.iter().copied());
+    if let Some(sigs) = sigs {
+        v.push(b'_');
+        push_hex4_list(&mut v, no_grease(sigs));
     }
-    s
+    let c = c0..v.len();
+    (ascii(v), b, c)
 }
 
 /// JA4 of a ClientHello seen over `transport`.
@@ -133,66 +171,41 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
 
 /// [`ja4`], its SHA-256 through a worker's [`Hashes`].
 pub fn ja4_with(ch: &ClientHello, transport: Transport, hashes: &mut Hashes) -> Ja4 {
-    let ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
+    let mut ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
     let exts: Vec<u16> = no_grease(&ch.extensions).collect();
     let mut a = String::with_capacity(10);
     a.push(transport.ja4_char());
     a.push_str(version_code(highest_version(ch, transport)));
-    a.push(if ch.has_extension(ext::SERVER_NAME) { 'd' } else { 'i' });
+    a.push(if exts.contains(&ext::SERVER_NAME) { 'd' } else { 'i' });
     push_count2(&mut a, ciphers.len());
     push_count2(&mut a, exts.len());
     a.push_str(&alpn_chars(ch.alpn.first().map(Vec::as_slice)));
 
-    let b_orig = hex4_list(ciphers.iter().copied());
-    let mut sorted_ciphers = ciphers;
-    sorted_ciphers.sort_unstable();
-    let b_sorted = hex4_list(sorted_ciphers.into_iter());
-
+    let sigs = ch.sig_algs.as_deref();
+    let (ja4_ro, b_orig, c_orig) = raw_ja4(&a, &ciphers, &exts, sigs);
+    ciphers.sort_unstable();
     let mut sorted_exts: Vec<u16> =
         exts.iter().copied().filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN).collect();
     sorted_exts.sort_unstable();
-    let sigs = ch.sig_algs.as_ref().map(|s| hex4_list(no_grease(s)));
-    let with_sigs = |mut list: String| {
-        if let Some(s) = &sigs {
-            list.push('_');
-            list.push_str(s);
-        }
-        list
-    };
-    let c_sorted = with_sigs(hex4_list(sorted_exts.into_iter()));
-    let c_orig = with_sigs(hex4_list(exts.iter().copied()));
+    let (ja4_r, b_sorted, c_sorted) = raw_ja4(&a, &ciphers, &sorted_exts, sigs);
 
     // JA4.md: "If there are no extensions in the sorted extensions list, then the value of
     // JA4_c is set to 000000000000". The sorted list is the one without SNI and ALPN, and
     // the rule applies to JA4_o too (FoxIO's ja4.py, the reference for JA4_o, gives zeros
     // for a hello whose only extension is SNI although its original-order list is `0000`;
     // pinned by `only_sni_gives_zero_c_in_every_variant`).
-    let no_c_sorted = !exts.iter().any(|&e| e != ext::SERVER_NAME && e != ext::ALPN);
-    // `a_hash(b)_hash(c)`, built in place (no `format!`: this runs for every hello).
-    let mut hashed = |b: &str, c: &str| {
+    let no_c_sorted = sorted_exts.is_empty();
+    // `a_hash(b)_hash(c)` from a raw form (no `format!`: this runs for every hello).
+    let mut hashed = |raw: &str, b: Range<usize>, c: Range<usize>| {
         let mut s = String::with_capacity(a.len() + 26);
         s.push_str(&a);
         s.push('_');
-        hashes.push_sha256_12(&mut s, b);
+        hashes.push_sha256_12(&mut s, raw.get(b).unwrap_or_default());
         s.push('_');
-        hashes.push_sha256_12(&mut s, if no_c_sorted { "" } else { c });
+        hashes.push_sha256_12(&mut s, if no_c_sorted { "" } else { raw.get(c).unwrap_or_default() });
         s
     };
-    let raw = |b: &str, c: &str| {
-        let mut s = String::with_capacity(a.len() + b.len() + c.len() + 2);
-        s.push_str(&a);
-        s.push('_');
-        s.push_str(b);
-        s.push('_');
-        s.push_str(c);
-        s
-    };
-    Ja4 {
-        ja4: hashed(&b_sorted, &c_sorted),
-        ja4_r: raw(&b_sorted, &c_sorted),
-        ja4_o: hashed(&b_orig, &c_orig),
-        ja4_ro: raw(&b_orig, &c_orig),
-    }
+    Ja4 { ja4: hashed(&ja4_r, b_sorted, c_sorted), ja4_o: hashed(&ja4_ro, b_orig, c_orig), ja4_r, ja4_ro }
 }
 
 /// JA4S of a ServerHello seen over `transport` (FoxIO License 1.1: only computed when
