@@ -59,8 +59,12 @@ struct CaptureBatch {
 const CAPTURE_BATCH: usize = 64;
 /// Hand-overs queued between the capture threads and the dispatcher.
 const CAPTURE_QUEUE: usize = 1024;
-/// Bytes of a capture block (at least the snaplen, so any frame fits in one).
+/// Bytes of a capture block (raised to the snaplen, up to 1 MiB; a larger frame gets a
+/// block of its own).
 const CAPTURE_BLOCK_BYTES: usize = 64 << 10;
+/// Packet time a batch may span before it is handed over (a slow link's frames are not
+/// held back until 64 have come).
+const CAPTURE_BATCH_NANOS: i64 = 100_000_000;
 
 /// Fills blocks with frames and cuts them into [`CaptureBatch`]es.
 struct Batcher {
@@ -83,7 +87,8 @@ impl Batcher {
     }
 
     /// Adds a frame; returns a batch to hand over when one is complete (the frames before
-    /// this one when it does not fit in the block, or the block's last frame).
+    /// this one when it does not fit in the block; or with this one when it is the
+    /// batch's 64th or comes 100 ms of packet time after its first).
     fn push(&mut self, ts: Timestamp, data: &[u8], orig_len: u32) -> Option<CaptureBatch> {
         let mut done = None;
         if self.used + data.len() > self.buf.len() {
@@ -97,7 +102,8 @@ impl Batcher {
         self.buf[start..start + data.len()].copy_from_slice(data);
         self.used += data.len();
         self.frames.push(LiveFrame { ts, orig_len, start: start as u32, len: data.len() as u32 });
-        if done.is_none() && self.frames.len() >= CAPTURE_BATCH {
+        let spanned = self.frames.first().map_or(0, |f| ts.as_nanos().saturating_sub(f.ts.as_nanos()));
+        if done.is_none() && (self.frames.len() >= CAPTURE_BATCH || spanned >= CAPTURE_BATCH_NANOS) {
             done = self.take();
         }
         done
@@ -404,5 +410,18 @@ mod tests {
         got.extend(frames_of(&b.take().expect("the last frames")));
         assert!(b.take().is_none());
         assert_eq!(got, sent);
+    }
+
+    /// On a slow link a batch goes once it spans 100 ms of packet time, not only after 64
+    /// frames.
+    #[test]
+    fn batcher_hands_over_a_slow_links_frames_within_100_ms() {
+        let mut b = Batcher::new(1, 65535);
+        let at = |ms: i64| Timestamp::from_nanos(1_700_000_000_000_000_000 + ms * 1_000_000);
+        assert!(b.push(at(0), b"a", 1).is_none());
+        assert!(b.push(at(60), b"b", 1).is_none());
+        let batch = b.push(at(100), b"c", 1).expect("100 ms after the first frame");
+        assert_eq!(frames_of(&batch).len(), 3);
+        assert!(b.take().is_none());
     }
 }
