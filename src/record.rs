@@ -64,6 +64,17 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Established,
+        Outcome::Alert,
+        Outcome::Reset,
+        Outcome::Timeout,
+        Outcome::NoServerResponse,
+        Outcome::Incomplete,
+        Outcome::Shutdown,
+    ];
+
     /// The event's `outcome` string.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -56,13 +56,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// the JA4 spec says for an empty list.
 pub(crate) fn sha256_12(s: &str) -> String {
     let mut out = String::with_capacity(12);
-    push_sha256_12(&mut out, s);
+    Hashes::off().push_sha256_12(&mut out, s);
     out
-}
-
-/// Appends [`sha256_12`] of `s` to `out` (no allocation).
-pub(crate) fn push_sha256_12(out: &mut String, s: &str) {
-    Hashes::off().push_sha256_12(out, s);
 }
 
 /// Lowercase hex of `bytes` into `N` ASCII bytes (`N` = 2 × bytes).

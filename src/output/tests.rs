@@ -326,15 +326,6 @@ impl Rng {
     }
 
     fn record(&mut self) -> Handshake {
-        const OUTCOMES: &[Outcome] = &[
-            Outcome::Established,
-            Outcome::Alert,
-            Outcome::Reset,
-            Outcome::Timeout,
-            Outcome::NoServerResponse,
-            Outcome::Incomplete,
-            Outcome::Shutdown,
-        ];
         Handshake {
             flow_id: self.next() >> self.below(64),
             timestamp: Timestamp::from_nanos(self.next() as i64),
@@ -353,7 +344,7 @@ impl Rng {
                 level: r.below(4) as u8,
                 description: r.next() as u8,
             }),
-            outcome: self.pick(OUTCOMES),
+            outcome: self.pick(&Outcome::ALL),
             anomalies: self.some(2, Self::text),
             fingerprints: Fingerprints {
                 ja3: self.maybe(|r| Ja3 { string: r.text(), hash: r.text() }),
@@ -516,15 +507,7 @@ fn table_names_need_no_escaping() {
             assert!(f(v).is_none_or(clean), "{v}");
         }
     }
-    for o in [
-        Outcome::Established,
-        Outcome::Alert,
-        Outcome::Reset,
-        Outcome::Timeout,
-        Outcome::NoServerResponse,
-        Outcome::Incomplete,
-        Outcome::Shutdown,
-    ] {
+    for o in Outcome::ALL {
         assert!(clean(o.as_str()));
     }
     for s in [Severity::Info, Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
