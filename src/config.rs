@@ -361,6 +361,7 @@ impl Config {
             interface: self.capture.interfaces.join(","),
             render: None,
             inline_first: false,
+            poll_before_sleep: std::time::Duration::ZERO,
         }
     }
 }

@@ -182,6 +182,7 @@ pub fn run<W: Write, E: Write>(
         // Offline, the reading thread is one of the workers (as in Suricata's workers
         // mode): `--workers N` is N threads in all, and on N cores no thread waits for one.
         inline_first: true,
+        poll_before_sleep: crate::pipeline::REPLAY_POLL,
         ..PipelineConfig::default()
     });
     let metrics = cfg.metrics.as_deref();
