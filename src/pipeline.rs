@@ -146,8 +146,9 @@ struct FrameRef {
 /// [`FrameRef::block`] of a frame copied into the batch.
 const COPIED: u32 = u32::MAX;
 
-/// Shared blocks one batch may reference (see [`Pipeline::frame_in`]): a dispatch cycle of
-/// 256 frames spans 1 or 2 file blocks in replay and about 4 capture blocks in live capture.
+/// Shared blocks one batch may reference (see [`Pipeline::frame_in`]): replay's dispatch
+/// cycle of 1024 frames spans 1 or 2 file blocks of the benchmark captures (about 9 with
+/// 9000-byte frames), live capture's 256 frames about 4 capture blocks.
 const MAX_BLOCKS_PER_BATCH: usize = 16;
 
 enum Control {
