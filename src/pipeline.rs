@@ -23,8 +23,9 @@
 //! for the allocator instead of a cross-thread one).
 //!
 //! **Back-pressure.** In replay the reader waits for a full worker queue (nothing may be
-//! lost). In live capture ([`Overflow::Drop`]) a full queue drops the batch and counts
-//! it; the reader never blocks on a worker.
+//! lost), and a thread waiting for the other side polls its queue for a while before it
+//! sleeps ([`PipelineConfig::poll_before_sleep`]). In live capture ([`Overflow::Drop`]) a
+//! full queue drops the batch and counts it; the reader never blocks on a worker.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -717,6 +718,7 @@ mod tests {
 
     use super::*;
     use crate::capture::blocks::BlockPool;
+    use crate::capture::read_capture;
 
     /// A message that is there, one sent while the receiver polls, one sent after it has
     /// gone to sleep, and a queue closed while it polls: each is what `recv` would return.
@@ -748,7 +750,6 @@ mod tests {
         tx.send(4).unwrap();
         assert_eq!(recv_polling(&rx, Duration::ZERO), Ok(4));
     }
-    use crate::capture::read_capture;
 
     /// Every frame of a capture, each in a block of its own (a quiet live link: one frame
     /// per capture block), through 2 worker threads: no batch keeps more than
