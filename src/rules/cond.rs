@@ -584,22 +584,18 @@ fn compile_alerts(ctx: &mut Ctx<'_>, s: &Spanned<Strings>) -> Option<Cond> {
     (!codes.is_empty()).then(|| Cond::Code(CodeField::Alert, CodeSet::build(codes)))
 }
 
-const OUTCOMES: [Outcome; 6] = [
-    Outcome::Established,
-    Outcome::Alert,
-    Outcome::Reset,
-    Outcome::Timeout,
-    Outcome::NoServerResponse,
-    Outcome::Incomplete,
-];
+/// The outcomes a rule may name: every one but `shutdown` (as rules have always had it).
+fn rule_outcomes() -> impl Iterator<Item = Outcome> {
+    Outcome::ALL.into_iter().filter(|o| *o != Outcome::Shutdown)
+}
 
 fn compile_outcomes(ctx: &mut Ctx<'_>, s: &Spanned<Strings>) -> Option<Cond> {
     let mut v = Vec::new();
     for o in &s.get_ref().0 {
-        match OUTCOMES.iter().find(|x| x.as_str() == o.trim()) {
-            Some(x) => v.push(*x),
+        match rule_outcomes().find(|x| x.as_str() == o.trim()) {
+            Some(x) => v.push(x),
             None => {
-                let all: Vec<&str> = OUTCOMES.iter().map(|o| o.as_str()).collect();
+                let all: Vec<&str> = rule_outcomes().map(Outcome::as_str).collect();
                 ctx.err(s.span(), format!("unknown outcome {o:?} ({})", all.join(", ")))
             }
         }
