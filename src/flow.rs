@@ -131,6 +131,16 @@ impl FlowHasher {
     pub fn hash(&self, key: &FlowKey) -> u64 {
         self.0.hash_one(key.words())
     }
+
+    /// Which of `n` shards the flow of `hash` goes to: taken from bits 24..56 alone, by a
+    /// multiply-shift (no division). A flow table hashing with the same hasher uses the
+    /// low bits for the bucket (2^24 buckets is far past any `max_flows`) and the top 7
+    /// as the tag, so every shard's flows still spread over a whole table even though
+    /// the shard reuses the table's hash (which the reading thread computes once, for
+    /// both). `n` must be at least 1.
+    pub fn shard(hash: u64, n: u64) -> u64 {
+        ((hash >> 24) & 0xffff_ffff).wrapping_mul(n) >> 32
+    }
 }
 
 /// A flow table: flows by key, with the hash computed once per packet by the caller
@@ -150,7 +160,13 @@ impl<V> Default for FlowTable<V> {
 impl<V> FlowTable<V> {
     /// A table with room for `n` flows before it first grows.
     pub fn with_capacity(n: usize) -> Self {
-        FlowTable { table: hashbrown::HashTable::with_capacity(n), hasher: FlowHasher::default() }
+        Self::with_hasher(n, FlowHasher::default())
+    }
+
+    /// [`FlowTable::with_capacity`] hashing with `hasher` (shared with whoever computes
+    /// the hashes for it, see [`FlowHasher::shard`]).
+    pub fn with_hasher(n: usize, hasher: FlowHasher) -> Self {
+        FlowTable { table: hashbrown::HashTable::with_capacity(n), hasher }
     }
 
     /// The hash of `key` in this table.
@@ -287,6 +303,43 @@ mod tests {
             payload: &[],
             payload_missing: 0,
         }
+    }
+
+    #[test]
+    fn shards_are_even_and_leave_the_table_bits_alone() {
+        let hasher = FlowHasher::default();
+        for n in [2u64, 3, 4, 7] {
+            let mut per_shard = vec![0u32; n as usize];
+            // Per shard: how often each value of the low 8 bits (a 256-bucket table's
+            // index) and of the top 7 bits (hashbrown's tag) comes up.
+            let mut low = vec![[0u32; 256]; n as usize];
+            let mut tag = vec![[0u32; 128]; n as usize];
+            for i in 0..200_000u32 {
+                let ip = std::net::Ipv4Addr::from(0x0a00_0000 | i >> 4);
+                let h = hasher
+                    .hash(&FlowKey::of(&pkt(&ip.to_string(), 32768 + (i as u16 & 15), "172.16.0.1", 443)).0);
+                let s = FlowHasher::shard(h, n) as usize;
+                assert!(s < n as usize);
+                per_shard[s] += 1;
+                low[s][(h & 0xff) as usize] += 1;
+                tag[s][(h >> 57) as usize] += 1;
+            }
+            let even = 200_000 / n as u32;
+            for (s, &c) in per_shard.iter().enumerate() {
+                assert!(c.abs_diff(even) < even / 20, "n {n}: shard {s} got {c} of 200000");
+                // Every shard still fills every bucket and every tag about evenly.
+                for (what, counts) in [("bucket", &low[s][..]), ("tag", &tag[s][..])] {
+                    let mean = c / counts.len() as u32;
+                    let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+                    assert!(
+                        *lo > mean / 2 && *hi < mean * 2,
+                        "n {n} shard {s}: {what} counts {lo}..{hi}, mean {mean}"
+                    );
+                }
+            }
+        }
+        assert_eq!(FlowHasher::shard(u64::MAX, 1), 0);
+        assert_eq!(FlowHasher::shard(u64::MAX, 5), 4);
     }
 
     #[test]

@@ -142,6 +142,8 @@ struct FrameRef {
     len: u32,
     /// The reading thread's decode of the frame, when it made one (to pick the worker).
     decoded: Option<Result<Detached, DecodeError>>,
+    /// The flow hash it picked the worker by (the worker's table shares the hasher).
+    hash: Option<u64>,
 }
 
 /// [`FrameRef::block`] of a frame copied into the batch.
@@ -221,7 +223,9 @@ pub struct Pipeline {
     /// Packet time as far as the reader has seen, and the last tick sent.
     now: Timestamp,
     last_tick: Option<Timestamp>,
-    /// Shards flows over workers (its own seed, independent of the workers' tables).
+    /// Shards flows over workers; every worker's table hashes with it too, so the hash
+    /// made here to pick the worker is the one the worker looks the flow up by
+    /// ([`FlowHasher::shard`] keeps the two uses apart).
     hasher: FlowHasher,
     /// Released-record bookkeeping.
     watermark: Vec<u64>,
@@ -244,11 +248,12 @@ impl Pipeline {
     /// Starts the worker threads.
     pub fn new(cfg: PipelineConfig) -> Self {
         let n = cfg.workers.max(1);
+        let hasher = FlowHasher::default();
         let (done_tx, results) = bounded::<Done>(n * (cfg.queue_batches + 2));
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         let inline = cfg.inline_first.then(|| Inline {
-            worker: Worker::new(cfg.worker.clone()),
+            worker: Worker::with_hasher(cfg.worker.clone(), hasher.clone()),
             batches: 0,
             records: Vec::new(),
         });
@@ -263,9 +268,10 @@ impl Pipeline {
             let pubm = cfg.metrics.clone().map(|m| (m, cfg.interface.clone()));
             let render = cfg.render.clone();
             let poll = cfg.poll_before_sleep;
+            let worker = Worker::with_hasher(wcfg, hasher.clone());
             let h = std::thread::Builder::new()
                 .name(format!("hellotap-worker-{w}"))
-                .spawn(move || run_worker(w, wcfg, rx, done_tx, pubm, render, poll))
+                .spawn(move || run_worker(w, worker, rx, done_tx, pubm, render, poll))
                 .expect("spawn worker thread");
             senders.push(Some(tx));
             handles.push(h);
@@ -281,7 +287,7 @@ impl Pipeline {
             pos: 0,
             now: Timestamp::default(),
             last_tick: None,
-            hasher: FlowHasher::default(),
+            hasher,
             watermark: vec![0; n],
             waiting: BTreeMap::new(),
             garbage: (0..n).map(|_| Vec::new()).collect(),
@@ -342,24 +348,23 @@ impl Pipeline {
         // The frame is decoded here when that picks its worker, or when this thread works
         // it; the decode then travels with it (a worker thread does not decode it again).
         let decoded = (workers > 1 || self.inline.is_some()).then(|| decode::decode_frame(f));
-        let shard = if workers == 1 {
-            0
-        } else {
-            let key = decoded.as_ref().and_then(|d| d.as_ref().ok()).map(|p| FlowKey::of(p).0);
-            // A frame that does not decode goes to the first worker, which counts it.
-            key.map_or(0, |k| {
-                let h = self.hasher.hash(&k);
-                if self.inline.is_some() {
-                    // The calling thread also reads the file and writes the events: its
-                    // shard takes one share where each worker thread takes three (measured
-                    // best of 1:2 and 1:3 on short and on long flows, 2 workers on 2 cores).
-                    let u = (h % (3 * workers as u64 - 2)) as usize;
-                    u.div_ceil(3)
-                } else {
-                    (h % workers as u64) as usize
-                }
+        let hash = (workers > 1)
+            .then(|| {
+                decoded.as_ref().and_then(|d| d.as_ref().ok()).map(|p| self.hasher.hash(&FlowKey::of(p).0))
             })
-        };
+            .flatten();
+        // A frame that does not decode goes to the first worker, which counts it.
+        let shard = hash.map_or(0, |h| {
+            if self.inline.is_some() {
+                // The calling thread also reads the file and writes the events: its
+                // shard takes one share where each worker thread takes three (measured
+                // best of 1:2 and 1:3 on short and on long flows, 2 workers on 2 cores).
+                let u = FlowHasher::shard(h, 3 * workers as u64 - 2) as usize;
+                u.div_ceil(3)
+            } else {
+                FlowHasher::shard(h, workers as u64) as usize
+            }
+        });
         // A tick is due when packet time crosses a whole second: it goes at this position,
         // before this frame, to every worker.
         let sec = f.ts.as_secs();
@@ -384,7 +389,7 @@ impl Pipeline {
             Some(inl) => {
                 let render = self.cfg.render.as_ref();
                 let d = decoded.unwrap_or_else(|| decode::decode_frame(f));
-                inl.worker.decoded(f, d, &mut |h| inl.records.push(keyed(pos, h, render)));
+                inl.worker.decoded(f, d, hash, &mut |h| inl.records.push(keyed(pos, h, render)));
                 self.waiting.extend(inl.records.drain(..).map(|(k, h)| (k, (0, h))));
                 self.watermark[0] = pos + 1;
             }
@@ -419,6 +424,7 @@ impl Pipeline {
                     start,
                     len: f.data.len() as u32,
                     decoded: decoded.and_then(|d| d.map(|p| p.detach(f.data)).transpose()),
+                    hash,
                 });
             }
         }
@@ -656,14 +662,13 @@ fn end_batch(
 
 fn run_worker(
     id: usize,
-    cfg: WorkerConfig,
+    mut w: Worker,
     rx: Receiver<Batch>,
     done: Sender<Done>,
     metrics: Option<(Arc<Metrics>, String)>,
     render: Option<Render>,
     poll: Duration,
 ) {
-    let mut w = Worker::new(cfg);
     let mut batches: u64 = 0;
     while let Ok(mut b) = recv_polling(&rx, poll) {
         b.garbage.clear();
@@ -682,7 +687,7 @@ fn run_worker(
                 None => None,
             };
             match decoded {
-                Some(d) => w.decoded(&frame, d, &mut |h| keep(f.pos, h)),
+                Some(d) => w.decoded(&frame, d, f.hash, &mut |h| keep(f.pos, h)),
                 None => w.frame(&frame, &mut |h| keep(f.pos, h)),
             }
         }

@@ -18,7 +18,7 @@ use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::dtls::{self, DtlsLimits};
 use crate::fingerprint::{Hashes, Transport, ja3, ja4};
-use crate::flow::{Dir, FlowEnd, FlowKey, FlowTable};
+use crate::flow::{Dir, FlowEnd, FlowHasher, FlowKey, FlowTable};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
 use crate::reassembly::{Reasm, StreamLimits, StreamState};
@@ -213,6 +213,12 @@ pub struct Worker {
 impl Worker {
     /// A worker with an empty flow table.
     pub fn new(cfg: WorkerConfig) -> Self {
+        Self::with_hasher(cfg, FlowHasher::default())
+    }
+
+    /// A worker whose flow table hashes with `hasher`: a caller that shares it can hand
+    /// over each packet's hash ([`Worker::decoded`]) instead of the worker computing it again.
+    pub fn with_hasher(cfg: WorkerConfig, hasher: FlowHasher) -> Self {
         let rec = Recorder {
             ja4plus: cfg.ja4plus,
             pcap_filename: None,
@@ -226,7 +232,7 @@ impl Worker {
             cfg,
             // Room for a busy link's flows up front: the early doublings of a growing table
             // each move every entry to freshly faulted memory.
-            flows: FlowTable::with_capacity(initial),
+            flows: FlowTable::with_hasher(initial, hasher),
             now: Timestamp::default(),
             order: VecDeque::with_capacity(initial),
             last_pressure_sweep: None,
@@ -315,26 +321,34 @@ impl Worker {
 
     /// Processes one frame; completed handshakes go to `out`.
     pub fn frame(&mut self, frame: &Frame<'_>, out: &mut dyn FnMut(Handshake)) {
-        self.decoded(frame, decode::decode_frame(frame), out);
+        self.decoded(frame, decode::decode_frame(frame), None, out);
     }
 
     /// [`Worker::frame`] for a frame the caller has already decoded (`decoded` is
-    /// `decode::decode_frame(frame)`).
+    /// `decode::decode_frame(frame)`), and maybe hashed: `hash`, when given, is the hash of
+    /// the packet's [`FlowKey`] by this worker's hasher ([`Worker::with_hasher`]).
     pub fn decoded(
         &mut self,
         frame: &Frame<'_>,
         decoded: Result<Packet<'_>, DecodeError>,
+        hash: Option<u64>,
         out: &mut dyn FnMut(Handshake),
     ) {
         self.stats.packets += 1;
         self.stats.bytes += frame.data.len() as u64;
         match decoded {
-            Ok(p) => self.packet(frame.ts, &p, out),
+            Ok(p) => self.packet(frame.ts, &p, hash, out),
             Err(e) => self.stats.decode_error(e),
         }
     }
 
-    fn packet(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
+    /// The table hash of `key`: `given` when the caller computed it.
+    fn hash_of(&self, key: &FlowKey, given: Option<u64>) -> u64 {
+        debug_assert!(given.is_none_or(|h| h == self.flows.hash(key)), "a hash from another hasher");
+        given.unwrap_or_else(|| self.flows.hash(key))
+    }
+
+    fn packet(&mut self, ts: Timestamp, p: &Packet<'_>, hash: Option<u64>, out: &mut dyn FnMut(Handshake)) {
         // Packet time only moves forward for the table (a capture's timestamps may step back).
         if ts > self.now {
             self.now = ts;
@@ -343,12 +357,12 @@ impl Worker {
             L4::Tcp(t) => t,
             L4::Udp => {
                 self.stats.udp_packets += 1;
-                self.udp(ts, p, out);
+                self.udp(ts, p, hash, out);
                 return;
             }
         };
         let (key, dir) = FlowKey::of(p);
-        let h = self.flows.hash(&key);
+        let h = self.hash_of(&key, hash);
         if let Some(old) = self.flows.get(h, &key) {
             // A flow idle past its timeout ends here, whether or not a sweep has run yet,
             // so what a packet means never depends on when sweeps happen.
@@ -421,9 +435,9 @@ impl Worker {
     /// like a client's first handshake packet (a QUIC Initial, a DTLS ClientHello), so a
     /// WebRTC flow that starts with STUN is picked up at its ClientHello; anything else
     /// costs one lookup.
-    fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, out: &mut dyn FnMut(Handshake)) {
+    fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, hash: Option<u64>, out: &mut dyn FnMut(Handshake)) {
         let (key, dir) = FlowKey::of(p);
-        let h = self.flows.hash(&key);
+        let h = self.hash_of(&key, hash);
         if let Some(old) = self.flows.get(h, &key) {
             if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
                 if let Some(old) = self.flows.remove(h, &key) {
