@@ -194,6 +194,23 @@ impl<V> FlowTable<V> {
         self.table.find_mut(hash, |(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Where the flow of `key` sits (for [`FlowTable::at`] and [`FlowTable::at_mut`]): one
+    /// probe of the table where a look, then a change, would make two. The index is good
+    /// until the table next changes (an insertion may move every flow).
+    pub fn index_of(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        self.table.find_bucket_index(hash, |(k, _)| k == key)
+    }
+
+    /// The flow at `index` (from [`FlowTable::index_of`] or [`FlowTable::insert_new`]).
+    pub fn at(&self, index: usize) -> Option<&V> {
+        self.table.get_bucket(index).map(|(_, v)| v)
+    }
+
+    /// The flow at `index`, to change.
+    pub fn at_mut(&mut self, index: usize) -> Option<&mut V> {
+        self.table.get_bucket_mut(index).map(|(_, v)| v)
+    }
+
     /// Takes the flow of `key` out.
     pub fn remove(&mut self, hash: u64, key: &FlowKey) -> Option<V> {
         match self.table.find_entry(hash, |(k, _)| k == key) {
@@ -202,10 +219,11 @@ impl<V> FlowTable<V> {
         }
     }
 
-    /// Adds a flow for `key`, which must not be in the table yet.
-    pub fn insert_new(&mut self, hash: u64, key: FlowKey, value: V) -> &mut V {
+    /// Adds a flow for `key`, which must not be in the table yet; returns where it sits
+    /// (see [`FlowTable::index_of`]).
+    pub fn insert_new(&mut self, hash: u64, key: FlowKey, value: V) -> usize {
         let hasher = &self.hasher;
-        &mut self.table.insert_unique(hash, (key, value), |(k, _)| hasher.hash(k)).into_mut().1
+        self.table.insert_unique(hash, (key, value), |(k, _)| hasher.hash(k)).bucket_index()
     }
 
     /// Every flow.
@@ -363,7 +381,8 @@ mod tests {
         let (k2, _) = FlowKey::of(&pkt("198.18.0.2", 443, "198.18.0.1", 5000));
         let (k3, _) = FlowKey::of(&pkt("2001:db8::1", 5000, "2001:db8::2", 443));
         assert_eq!(t.hash(&k1), t.hash(&k2));
-        *t.insert_new(t.hash(&k1), k1, 1) += 1;
+        let i = t.insert_new(t.hash(&k1), k1, 1);
+        *t.at_mut(i).unwrap() += 1;
         t.insert_new(t.hash(&k3), k3, 7);
         // Many more keys, so the table grows and rehashes with its own hasher.
         for port in 1..2000u16 {

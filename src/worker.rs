@@ -363,7 +363,10 @@ impl Worker {
         };
         let (key, dir) = FlowKey::of(p);
         let h = self.hash_of(&key, hash);
-        if let Some(old) = self.flows.get(h, &key) {
+        // One probe of the table for a packet of a known flow: its index is kept until the
+        // flow is changed (the table does not change in between).
+        let mut at = self.flows.index_of(h, &key);
+        if let Some(old) = at.and_then(|i| self.flows.at(i)) {
             // A flow idle past its timeout ends here, whether or not a sweep has run yet,
             // so what a packet means never depends on when sweeps happen.
             let idle = old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts;
@@ -373,12 +376,13 @@ impl Worker {
                 tcp.syn && !tcp.ack_flag && (old.closed || (old.done && old.syn_seq != Some(tcp.seq)));
             if idle || reused {
                 let reason = if idle { FlowEnd::Timeout } else { FlowEnd::Reused };
+                at = None;
                 if let Some(old) = self.flows.remove(h, &key) {
                     self.end_flow(key, old, reason, out);
                 }
             }
         }
-        if self.flows.get(h, &key).is_none() {
+        if at.is_none() {
             // A bare ACK or RST of an unknown flow carries nothing to fingerprint.
             if p.payload.is_empty() && !tcp.syn {
                 return;
@@ -388,9 +392,9 @@ impl Worker {
             }
             // The TLS session is created with the first byte of payload: a SYN flood costs
             // a flow entry each, not a session.
-            self.insert_flow(key, ts, None);
+            at = Some(self.insert_flow(key, h, ts, None));
         }
-        let Some(flow) = self.flows.get_mut(h, &key) else { return };
+        let Some(flow) = at.and_then(|i| self.flows.at_mut(i)) else { return };
         flow.last_seen = ts;
         if tcp.syn && !tcp.ack_flag {
             flow.syn_seq = Some(tcp.seq);
@@ -459,7 +463,7 @@ impl Worker {
             if !self.make_room(out) {
                 return;
             }
-            self.insert_flow(key, ts, Some(session));
+            let _ = self.insert_flow(key, h, ts, Some(session));
         }
         let Some(flow) = self.flows.get_mut(h, &key) else { return };
         flow.last_seen = ts;
@@ -510,7 +514,9 @@ impl Worker {
         true
     }
 
-    fn insert_flow(&mut self, key: FlowKey, ts: Timestamp, session: Option<TlsSession>) {
+    /// Adds a flow (`h`: the table hash of `key`); returns its index in the table (see
+    /// [`FlowTable::index_of`]).
+    fn insert_flow(&mut self, key: FlowKey, h: u64, ts: Timestamp, session: Option<TlsSession>) -> usize {
         self.stats.flows_created += 1;
         self.order.push_back((key, ts));
         // The queue holds stale entries of flows that ended; rebuild it from the table
@@ -522,7 +528,6 @@ impl Worker {
             live.sort_by_cached_key(|(k, t)| (*t, k.flow_id(*t)));
             self.order = live.into();
         }
-        let h = self.flows.hash(&key);
         self.flows.insert_new(
             h,
             key,
@@ -537,7 +542,7 @@ impl Worker {
                 syn_seq: None,
                 end_reason: None,
             },
-        );
+        )
     }
 
     /// Takes a flow out of the table for good, emitting what it had. A flow that was
