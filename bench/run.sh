@@ -14,7 +14,7 @@
 # Usage: bench/run.sh [--quick]
 #   --quick   small captures and few runs (a smoke test, a couple of minutes)
 # Environment (defaults in brackets):
-#   RUNS [10]            timed runs per command (tcpdump, hellotap), after 1 warm-up run
+#   RUNS [31]            timed rounds (tcpdump, hellotap, ...), after 1 warm-up run
 #   TSHARK_RUNS [2]      timed tshark runs (it is slow)
 #   BULK_RUNS [5]        timed runs per command on the bulk capture
 #   WORKERS ["1 2 N"]    hellotap worker counts to time (N = nproc)
@@ -24,7 +24,8 @@
 #   FLOOD_CAP [100000]   --max-flows (per worker) for the capped memory runs
 #   FLOOD_TIMEOUT [180]  seconds after which a memory run is stopped (its peak RSS is kept)
 #   SEED [8]             mkcapture seed
-#   TIMER [auto]         auto (hyperfine if installed), hyperfine, or loop (interleaved rounds)
+#   TIMER [loop]         loop (interleaved rounds: A B C A B C ..., per-round ratios), hyperfine,
+#                        or auto (hyperfine if installed, else loop)
 #   SKIP_TSHARK=1 SKIP_BULK=1 SKIP_MEMORY=1   leave a part out
 #   BENCH_DIR            capture cache and results directory
 set -euo pipefail
@@ -39,7 +40,7 @@ elif [[ $# -gt 0 ]]; then
     sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//; $d'
     exit 2
 fi
-runs=${RUNS:-10}
+runs=${RUNS:-31}
 tshark_runs=${TSHARK_RUNS:-2}
 bulk_runs=${BULK_RUNS:-5}
 hs_packets=${HS_PACKETS:-300000}
@@ -49,7 +50,7 @@ flood_count=${FLOOD_COUNT:-1000000}
 flood_cap=${FLOOD_CAP:-100000}
 flood_timeout=${FLOOD_TIMEOUT:-180}
 seed=${SEED:-8}
-timer=${TIMER:-auto}
+timer=${TIMER:-loop}
 ncpu=$(nproc)
 workers=$(echo "${WORKERS:-1 2 $ncpu}" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 default_max_flows=1048576 # hellotap replay's --max-flows default (1 << 20, per worker)
