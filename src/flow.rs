@@ -134,10 +134,11 @@ impl FlowHasher {
 
     /// Which of `n` shards the flow of `hash` goes to: taken from bits 24..56 alone, by a
     /// multiply-shift (no division). A flow table hashing with the same hasher uses the
-    /// low bits for the bucket (2^24 buckets is far past any `max_flows`) and the top 7
-    /// as the tag, so every shard's flows still spread over a whole table even though
-    /// the shard reuses the table's hash (which the reading thread computes once, for
-    /// both). `n` must be at least 1.
+    /// low bits for the bucket and the top 7 as the tag, so every shard's flows still
+    /// spread over a whole table even though the shard reuses the table's hash (which the
+    /// reading thread computes once, for both). Tables of up to 2^24 buckets (8M flows per
+    /// worker) use no shard bit at all; past that a table still works, its flows just
+    /// spread a little less evenly. `n` must be at least 1.
     pub fn shard(hash: u64, n: u64) -> u64 {
         ((hash >> 24) & 0xffff_ffff).wrapping_mul(n) >> 32
     }
