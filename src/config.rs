@@ -360,6 +360,8 @@ impl Config {
             metrics: None,
             interface: self.capture.interfaces.join(","),
             render: None,
+            // The consumer of live records must not take on flow work.
+            offload_render: false,
             inline_first: false,
             poll_before_sleep: std::time::Duration::ZERO,
         }

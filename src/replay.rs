@@ -179,6 +179,9 @@ pub fn run<W: Write, E: Write>(
         worker: cfg.worker.clone(),
         metrics: cfg.metrics.clone(),
         render: Some(enricher.renderer()),
+        // The reading thread writes the events: a worker that falls behind leaves it the
+        // rendering (the reader would otherwise wait for room in that worker's queue).
+        offload_render: true,
         // Offline, the reading thread is one of the workers (as in Suricata's workers
         // mode): `--workers N` is N threads in all, and on N cores no thread waits for one.
         inline_first: true,
