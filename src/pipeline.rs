@@ -749,6 +749,21 @@ mod tests {
     use crate::capture::blocks::BlockPool;
     use crate::capture::read_capture;
 
+    /// Every frame of a capture file, copied out: (time, link type, bytes, original length).
+    fn owned_frames(path: impl AsRef<std::path::Path>) -> Vec<(Timestamp, u32, Vec<u8>, u32)> {
+        let mut frames = Vec::new();
+        read_capture(
+            BufReader::new(File::open(path).unwrap()),
+            |f| {
+                frames.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len));
+                true
+            },
+            |_| {},
+        )
+        .unwrap();
+        frames
+    }
+
     /// A message that is there, one sent while the receiver polls, one sent after it has
     /// gone to sleep, and a queue closed while it polls: each is what `recv` would return.
     #[test]
@@ -792,18 +807,7 @@ mod tests {
             .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
             .collect();
         paths.sort();
-        let mut frames = Vec::new();
-        for path in &paths {
-            read_capture(
-                BufReader::new(File::open(path).unwrap()),
-                |f| {
-                    frames.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len));
-                    true
-                },
-                |_| {},
-            )
-            .unwrap();
-        }
+        let frames: Vec<_> = paths.iter().flat_map(owned_frames).collect();
         let run = |offload: bool| {
             // Slow on purpose: the worker threads fall behind the reader.
             let render: Render = Arc::new(|h: &Handshake| {
@@ -845,17 +849,7 @@ mod tests {
     /// `MAX_BLOCKS_PER_BATCH` blocks alive, and the records are those of plain copies.
     #[test]
     fn a_batch_keeps_a_bounded_number_of_blocks_alive() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/openssl-tls13-sni-alpn.pcap");
-        let mut frames = Vec::new();
-        read_capture(
-            BufReader::new(File::open(path).unwrap()),
-            |f| {
-                frames.push((f.ts, f.linktype, f.data.to_vec(), f.orig_len));
-                true
-            },
-            |_| {},
-        )
-        .unwrap();
+        let frames = owned_frames(concat!(env!("CARGO_MANIFEST_DIR"), "/pcaps/openssl-tls13-sni-alpn.pcap"));
         // The same frames many times over (one flow, so one worker gets them all).
         let frames: Vec<_> = frames.iter().cycle().take(40 * frames.len()).cloned().collect();
         let run = |shared: bool| {

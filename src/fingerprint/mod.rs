@@ -78,8 +78,8 @@ fn push_hex_ascii(out: &mut String, hex: &[u8]) {
 /// The hashes inside the fingerprints (MD5 of a JA3 string, SHA-256 of a JA4 list),
 /// remembered by their input strings: the same clients send the same lists over and over,
 /// and finding a string costs a fraction of hashing it (a JA4 is four SHA-256, about 40%
-/// of its cost in `cargo bench`, a JA3's MD5 about 55%). One per worker; the key is the exact input (see [`crate::cache`]), so a hit
-/// is the hash itself.
+/// of its cost in `cargo bench`, a JA3's MD5 about 55%). One per worker; the key is the
+/// exact input (see [`crate::cache`]), so a hit is the hash itself.
 #[derive(Debug)]
 pub struct Hashes {
     sha256_12: ByteCache<[u8; 12]>,
