@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod nats;
 pub mod output;
 pub mod pipeline;
+pub mod placement;
 pub mod quic;
 pub mod reassembly;
 pub mod record;

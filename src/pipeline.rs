@@ -271,6 +271,8 @@ impl Pipeline {
             batches: 0,
             records: Vec::new(),
         });
+        // Worker threads start on other CPUs than this one (see `placement`).
+        let parent_cpu = crate::placement::current_cpu();
         for w in 0..n {
             if w == 0 && inline.is_some() {
                 senders.push(None);
@@ -284,9 +286,13 @@ impl Pipeline {
             let offload = cfg.offload_render;
             let poll = cfg.poll_before_sleep;
             let worker = Worker::with_hasher(wcfg, hasher.clone());
+            let nth = handles.len();
             let h = std::thread::Builder::new()
                 .name(format!("hellotap-worker-{w}"))
-                .spawn(move || run_worker(w, worker, rx, done_tx, pubm, (render, offload), poll))
+                .spawn(move || {
+                    crate::placement::spread(parent_cpu, nth);
+                    run_worker(w, worker, rx, done_tx, pubm, (render, offload), poll)
+                })
                 .expect("spawn worker thread");
             senders.push(Some(tx));
             handles.push(h);
