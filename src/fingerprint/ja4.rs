@@ -171,8 +171,11 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
 
 /// [`ja4`], its SHA-256 through a worker's [`Hashes`].
 pub fn ja4_with(ch: &ClientHello, transport: Transport, hashes: &mut Hashes) -> Ja4 {
-    let mut ciphers: Vec<u16> = no_grease(&ch.ciphers).collect();
-    let exts: Vec<u16> = no_grease(&ch.extensions).collect();
+    // Sized up front: a filtered iterator's `collect` grows its vector by doubling.
+    let mut ciphers = Vec::with_capacity(ch.ciphers.len());
+    ciphers.extend(no_grease(&ch.ciphers));
+    let mut exts = Vec::with_capacity(ch.extensions.len());
+    exts.extend(no_grease(&ch.extensions));
     let mut a = String::with_capacity(10);
     a.push(transport.ja4_char());
     a.push_str(version_code(highest_version(ch, transport)));
@@ -184,8 +187,8 @@ pub fn ja4_with(ch: &ClientHello, transport: Transport, hashes: &mut Hashes) -> 
     let sigs = ch.sig_algs.as_deref();
     let (ja4_ro, b_orig, c_orig) = raw_ja4(&a, &ciphers, &exts, sigs);
     ciphers.sort_unstable();
-    let mut sorted_exts: Vec<u16> =
-        exts.iter().copied().filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN).collect();
+    let mut sorted_exts = Vec::with_capacity(exts.len());
+    sorted_exts.extend(exts.iter().copied().filter(|&e| e != ext::SERVER_NAME && e != ext::ALPN));
     sorted_exts.sort_unstable();
     let (ja4_r, b_sorted, c_sorted) = raw_ja4(&a, &ciphers, &sorted_exts, sigs);
 
