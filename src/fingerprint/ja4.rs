@@ -108,21 +108,33 @@ fn push_count2(s: &mut String, n: usize) {
     s.push((b'0' + n % 10) as char);
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The two lowercase hex digits of every byte.
+const HEX2: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = [HEX[b >> 4], HEX[b & 15]];
+        b += 1;
+    }
+    t
+};
 
 /// `v` as four lowercase hex digits (the hot path of every JA4 list: no `format!`).
 fn hex4(v: u16) -> [u8; 4] {
-    let d = |shift: u16| HEX[usize::from((v >> shift) & 15)];
-    [d(12), d(8), d(4), d(0)]
+    let [hi, lo] = v.to_be_bytes();
+    let (h, l) = (HEX2[usize::from(hi)], HEX2[usize::from(lo)]);
+    [h[0], h[1], l[0], l[1]]
 }
 
-/// Appends the comma-separated 4-hex list of `it` (ASCII bytes).
-fn push_hex4_list(out: &mut Vec<u8>, it: impl Iterator<Item = u16>) {
-    for (i, v) in it.enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(&hex4(v));
+/// Appends the comma-separated 4-hex list of `it` (ASCII bytes): fixed-size appends of
+/// 4 or 5 bytes, which compile to plain stores.
+fn push_hex4_list(out: &mut Vec<u8>, mut it: impl Iterator<Item = u16>) {
+    let Some(first) = it.next() else { return };
+    out.extend_from_slice(&hex4(first));
+    for v in it {
+        let [a, b, c, d] = hex4(v);
+        out.extend_from_slice(&[b',', a, b, c, d]);
     }
 }
 
@@ -239,6 +251,21 @@ pub fn ja4s_with(sh: &ServerHello, transport: Transport, hashes: &mut Hashes) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_lists_are_four_lowercase_digits_comma_separated() {
+        for v in 0..=u16::MAX {
+            assert_eq!(hex4(v), format!("{v:04x}").as_bytes());
+        }
+        let mut out = Vec::new();
+        push_hex4_list(&mut out, [].into_iter());
+        assert!(out.is_empty());
+        push_hex4_list(&mut out, [0x1301].into_iter());
+        assert_eq!(out, b"1301");
+        out.clear();
+        push_hex4_list(&mut out, [0x0a0a, 0x00ff, 0xfe0d].into_iter());
+        assert_eq!(out, b"0a0a,00ff,fe0d");
+    }
 
     /// Chromium shuffles its extensions on every connection: through a worker's hash
     /// cache each shuffle gives the JA4 computed from scratch, and only the wire-order
