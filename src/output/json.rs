@@ -290,15 +290,16 @@ fn push_timestamp(out: &mut String, t: Timestamp) {
     push_ascii(out, &b);
 }
 
-/// Appends `0x` and the low `digits` (at most 8) lowercase hex digits of `v`.
+/// Appends `0x` and the low `digits` (at most 8) lowercase hex digits of `v`, one char
+/// at a time (ASCII pushes: no UTF-8 check and no call to memcpy for a few bytes).
 fn push_hex(out: &mut String, v: u32, digits: u32) {
-    let mut buf = [b'0', b'x', 0, 0, 0, 0, 0, 0, 0, 0];
     let digits = digits.min(8);
-    for i in 0..digits {
-        let shift = 4 * (digits - 1 - i);
-        buf[2 + i as usize] = HEX[((v >> shift) & 15) as usize];
+    out.reserve(2 + digits as usize);
+    out.push('0');
+    out.push('x');
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((v >> (4 * i)) & 15) as usize]));
     }
-    push_ascii(out, &buf[..2 + digits as usize]);
 }
 
 /// Appends one JSON line's text to a `String`.
