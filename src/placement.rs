@@ -9,17 +9,28 @@
 //! stays free to move it later (a hard pin, as Suricata's `cpu-affinity` does, would be an
 //! operator's choice, not a default).
 //!
-//! No hand-written system calls: `nix` wraps `sched_getcpu` and `sched_{get,set}affinity`.
+//! No hand-written system calls: `nix` wraps `sched_getcpu` and `sched_{get,set}affinity`
+//! (Linux only; elsewhere the scheduler places threads as it likes).
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
+#[cfg(any(target_os = "linux", target_os = "android"))]
 use nix::unistd::Pid;
 
 /// The CPU the calling thread runs on, when the system says.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn current_cpu() -> Option<usize> {
     sched_getcpu().ok()
 }
 
+/// The CPU the calling thread runs on: not known on this system.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn current_cpu() -> Option<usize> {
+    None
+}
+
 /// The CPUs the calling thread may run on, in order.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn allowed() -> Option<(CpuSet, Vec<usize>)> {
     let mask = sched_getaffinity(Pid::from_raw(0)).ok()?;
     let cpus = (0..CpuSet::count()).filter(|&c| mask.is_set(c).unwrap_or(false)).collect();
@@ -37,6 +48,7 @@ pub fn start_cpu(cpus: &[usize], parent: usize, nth: usize) -> Option<usize> {
 /// Moves the calling thread to the CPU [`start_cpu`] picks, then gives it back the CPUs
 /// it was allowed. Returns the CPU it moved to; `None` (and nothing changed) when there is
 /// one CPU, the parent's is unknown, or the system refuses.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn spread(parent: Option<usize>, nth: usize) -> Option<usize> {
     let (mask, cpus) = allowed()?;
     let target = start_cpu(&cpus, parent?, nth)?;
@@ -46,6 +58,12 @@ pub fn spread(parent: Option<usize>, nth: usize) -> Option<usize> {
     sched_setaffinity(Pid::from_raw(0), &one).ok()?;
     sched_setaffinity(Pid::from_raw(0), &mask).ok()?;
     Some(target)
+}
+
+/// Moves the calling thread: not done on this system.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn spread(_parent: Option<usize>, _nth: usize) -> Option<usize> {
+    None
 }
 
 #[cfg(test)]
@@ -72,6 +90,7 @@ mod tests {
         assert_eq!(start_cpu(&[], 0, 0), None);
     }
 
+    #[cfg(any(target_os = "linux", target_os = "android"))]
     #[test]
     fn a_spread_thread_keeps_its_whole_mask() {
         let (before, after, moved) = std::thread::spawn(|| {
