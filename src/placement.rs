@@ -46,8 +46,9 @@ pub fn start_cpu(cpus: &[usize], parent: usize, nth: usize) -> Option<usize> {
 }
 
 /// Moves the calling thread to the CPU [`start_cpu`] picks, then gives it back the CPUs
-/// it was allowed. Returns the CPU it moved to; `None` (and nothing changed) when there is
-/// one CPU, the parent's is unknown, or the system refuses.
+/// it was allowed. Returns the CPU it moved to; `None` when there is one CPU, the parent's
+/// is unknown, or the system refuses (the thread then runs where it was, or, should only
+/// the giving back fail, stays on the CPU it was moved to).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn spread(parent: Option<usize>, nth: usize) -> Option<usize> {
     let (mask, cpus) = allowed()?;
