@@ -442,14 +442,17 @@ impl Worker {
     fn udp(&mut self, ts: Timestamp, p: &Packet<'_>, hash: Option<u64>, out: &mut dyn FnMut(Handshake)) {
         let (key, dir) = FlowKey::of(p);
         let h = self.hash_of(&key, hash);
-        if let Some(old) = self.flows.get(h, &key) {
+        // One probe for a datagram of a known flow, as for TCP (see `packet`).
+        let mut at = self.flows.index_of(h, &key);
+        if let Some(old) = at.and_then(|i| self.flows.at(i)) {
             if old.last_seen.plus_secs(self.cfg.timeout_of(old)) <= ts {
+                at = None;
                 if let Some(old) = self.flows.remove(h, &key) {
                     self.end_flow(key, old, FlowEnd::Timeout, out);
                 }
             }
         }
-        if self.flows.get(h, &key).is_none() {
+        if at.is_none() {
             if p.payload_missing > 0 {
                 return;
             }
@@ -463,9 +466,9 @@ impl Worker {
             if !self.make_room(out) {
                 return;
             }
-            let _ = self.insert_flow(key, h, ts, Some(session));
+            at = Some(self.insert_flow(key, h, ts, Some(session)));
         }
-        let Some(flow) = self.flows.get_mut(h, &key) else { return };
+        let Some(flow) = at.and_then(|i| self.flows.at_mut(i)) else { return };
         flow.last_seen = ts;
         let Some(session) = flow.session.as_mut().filter(|_| !flow.done) else {
             self.stats.packets_after_final += 1;
