@@ -19,7 +19,7 @@
 
 use std::ops::Range;
 
-use super::{Hashes, Transport, no_grease};
+use super::{HEX, Hashes, Transport, no_grease};
 use crate::tls::hello::{ClientHello, ServerHello, ext};
 
 /// JA4 and its raw and original-order variants.
@@ -95,7 +95,6 @@ pub fn alpn_chars(value: Option<&[u8]>) -> String {
             if is_alnum(first) && is_alnum(last) {
                 format!("{}{}", first as char, last as char)
             } else {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
                 format!("{}{}", HEX[usize::from(first >> 4)] as char, HEX[usize::from(last & 15)] as char)
             }
         }
@@ -110,7 +109,6 @@ fn push_count2(s: &mut String, n: usize) {
 
 /// The two lowercase hex digits of every byte.
 const HEX2: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut t = [[0u8; 2]; 256];
     let mut b = 0;
     while b < 256 {
