@@ -78,11 +78,17 @@ impl Default for BlockPool {
 impl BlockPool {
     /// A buffer of at least `len` bytes (a returned one when there is one).
     pub fn take(&self, len: usize) -> Vec<u8> {
-        let mut v = self.spare.try_recv().unwrap_or_default();
-        if v.len() < len {
-            v.resize(len, 0);
+        match self.spare.try_recv() {
+            Ok(mut v) => {
+                if v.len() < len {
+                    v.resize(len, 0);
+                }
+                v
+            }
+            // Zeroed by the allocator: memory fresh from the OS is known to be zero, so a
+            // new buffer is not cleared a second time (`resize` would write every byte).
+            Err(_) => vec![0; len],
         }
-        v
     }
 
     /// The first `len` bytes of `data` as a shared block whose buffer returns to this pool.
