@@ -35,7 +35,7 @@ use hellotap::capture::{Frame, read_capture};
 use hellotap::decode::{self, Transport as L4};
 use hellotap::fingerprint::ja3::{ja3, ja3_with};
 use hellotap::fingerprint::ja4::{ja4, ja4_with};
-use hellotap::fingerprint::{Hashes, Transport};
+use hellotap::fingerprint::{Hashes, Transport, client_fingerprints};
 use hellotap::output;
 use hellotap::record::Handshake;
 use hellotap::time::Timestamp;
@@ -211,6 +211,10 @@ fn benches(c: &mut Criterion) {
         g.bench_function(format!("ja3_cached/{name}"), |b| b.iter(|| ja3_with(black_box(&ch), &mut hashes)));
         g.bench_function(format!("ja4_cached/{name}"), |b| {
             b.iter(|| ja4_with(black_box(&ch), Transport::Tcp, &mut hashes))
+        });
+        // Both through the worker's cache of whole hellos (a repeated client: one lookup).
+        g.bench_function(format!("client_cached/{name}"), |b| {
+            b.iter(|| client_fingerprints(black_box(&ch), Transport::Tcp, &mut hashes))
         });
     }
     g.finish();

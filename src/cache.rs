@@ -46,9 +46,9 @@ impl CacheStats {
 #[derive(Debug)]
 pub struct ByteCache<V> {
     map: HashMap<Arc<[u8]>, V, ahash::RandomState>,
-    /// Keys in insertion order, for oldest-first eviction.
-    order: VecDeque<Arc<[u8]>>,
-    /// Key bytes held.
+    /// Keys in insertion order with the bytes each was charged, for oldest-first eviction.
+    order: VecDeque<(Arc<[u8]>, usize)>,
+    /// Bytes held: keys, plus what [`ByteCache::keep`] was told the values hold.
     bytes: usize,
     budget: usize,
     /// Counters.
@@ -71,6 +71,11 @@ impl<V: Clone> ByteCache<V> {
         }
     }
 
+    /// The byte budget (0: off).
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Inputs held.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -81,37 +86,51 @@ impl<V: Clone> ByteCache<V> {
         self.map.is_empty()
     }
 
-    /// Key bytes held.
+    /// Bytes held (keys, plus what [`ByteCache::keep`] was told the values hold).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
     /// The value of `key`: from the cache, or made by `make` (and kept when it fits).
     pub fn get_or_make(&mut self, key: &[u8], make: impl FnOnce(&[u8]) -> V) -> V {
-        if self.budget == 0 {
-            self.stats.misses += 1;
-            return make(key);
-        }
-        if let Some(v) = self.map.get(key) {
-            self.stats.hits += 1;
-            return v.clone();
-        }
-        self.stats.misses += 1;
-        let v = make(key);
-        if key.len() > self.budget {
+        if let Some(v) = self.lookup(key) {
             return v;
         }
-        while self.bytes + key.len() > self.budget {
-            let Some(old) = self.order.pop_front() else { break };
-            self.bytes -= old.len();
+        let v = make(key);
+        self.keep(key, v.clone(), 0);
+        v
+    }
+
+    /// The value of `key` when it is held (a hit); `None` counts a miss. For callers that
+    /// need their own borrows to make the value, then [`ByteCache::keep`] it.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<V> {
+        let v = if self.budget == 0 { None } else { self.map.get(key).cloned() };
+        match v {
+            Some(_) => self.stats.hits += 1,
+            None => self.stats.misses += 1,
+        }
+        v
+    }
+
+    /// Keeps `value` for `key`, charging the budget the key's bytes plus `extra` (what the
+    /// value holds besides, when that is not small), after evicting the oldest entries
+    /// until it fits; an entry larger than the whole budget is not kept.
+    pub fn keep(&mut self, key: &[u8], value: V, extra: usize) {
+        let size = key.len().saturating_add(extra);
+        if self.budget == 0 || size > self.budget {
+            return;
+        }
+        while self.bytes + size > self.budget {
+            let Some((old, old_size)) = self.order.pop_front() else { break };
+            self.bytes -= old_size;
             self.map.remove(&old);
             self.stats.evicted += 1;
         }
         let key: Arc<[u8]> = Arc::from(key);
-        self.bytes += key.len();
-        self.order.push_back(key.clone());
-        self.map.insert(key, v.clone());
-        v
+        if self.map.insert(key.clone(), value).is_none() {
+            self.bytes += size;
+            self.order.push_back((key, size));
+        }
     }
 }
 

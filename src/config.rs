@@ -105,7 +105,8 @@ pub struct TlsConfig {
     /// Bytes of DER certificates whose parsed facts each worker keeps (0: off).
     pub cert_cache_bytes: usize,
     /// Bytes of fingerprint strings (JA3 strings, JA4 lists) whose MD5/SHA-256 each worker
-    /// keeps, per hash function (0: off).
+    /// keeps, per hash function, and of whole ClientHellos' JA3 and JA4 by their fields
+    /// (0: off).
     pub hash_cache_bytes: usize,
 }
 

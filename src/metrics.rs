@@ -20,7 +20,7 @@
 //! | `hellotap_reassembly_segments_total` | counter | `event` = retransmitted, overlap, overlap_conflict, out_of_order, ooo_dropped, truncated |
 //! | `hellotap_reassembly_buffered_bytes` | gauge | |
 //! | `hellotap_cert_cache_total` | counter | `result` = hit, miss, evicted (parsed certificates reused by their DER bytes) |
-//! | `hellotap_hash_cache_total` | counter | `result` = hit, miss, evicted (fingerprint MD5/SHA-256 reused by their input strings) |
+//! | `hellotap_hash_cache_total` | counter | `result` = hit, miss, evicted (fingerprint MD5/SHA-256 reused by their input strings, whole ClientHellos' JA3 and JA4 by their fields) |
 //! | `hellotap_handshakes_total` | counter | `transport`, `version`, `outcome` |
 //! | `hellotap_negotiated_cipher_total` | counter | `cipher` |
 //! | `hellotap_negotiated_group_total` | counter | `group` |
@@ -172,7 +172,7 @@ impl Metrics {
             hash_cache: counter_vec(
                 &r,
                 "hellotap_hash_cache_total",
-                "Fingerprint hashes (JA3 MD5, JA4 SHA-256) looked up in the workers' caches by their input string (hit, miss) and dropped from them to make room (evicted).",
+                "Fingerprints looked up in the workers' caches (hit, miss): JA3 MD5 and JA4 SHA-256 by their input string, whole ClientHellos' JA3 and JA4 by their fields; and dropped from them to make room (evicted).",
                 &["result"],
             ),
             handshakes: counter_vec(

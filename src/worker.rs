@@ -17,7 +17,7 @@ use crate::capture::Frame;
 use crate::certcheck;
 use crate::decode::{self, DecodeError, Packet, Transport as L4};
 use crate::dtls::{self, DtlsLimits};
-use crate::fingerprint::{Hashes, Transport, ja3, ja4};
+use crate::fingerprint::{self, Hashes, Transport, ja3, ja4};
 use crate::flow::{Dir, FlowEnd, FlowHasher, FlowKey, FlowTable};
 use crate::metrics::Metrics;
 use crate::quic::{self, QuicLimits};
@@ -54,8 +54,8 @@ pub struct WorkerConfig {
     pub dtls: DtlsLimits,
     /// Bytes of DER whose parsed certificate facts are kept for reuse (0: off).
     pub cert_cache_bytes: usize,
-    /// Bytes of fingerprint strings whose hashes are kept for reuse, per hash function
-    /// (0: off).
+    /// Bytes of fingerprint strings whose hashes are kept for reuse, per hash function,
+    /// and of whole hellos' JA3 and JA4 by their fields (0: off).
     pub hash_cache_bytes: usize,
 }
 
@@ -674,9 +674,16 @@ impl Recorder {
         let quic_version = session.quic_version();
         let f = session.facts;
         let client_dir = f.client_dir.unwrap_or(Dir::LoToHi);
+        let (ja3, ja4) = match f.client_hello.as_ref() {
+            Some(ch) => {
+                let (j3, j4) = fingerprint::client_fingerprints(ch, transport, &mut self.hashes);
+                (Some(j3), Some(j4))
+            }
+            None => (None, None),
+        };
         let fingerprints = Fingerprints {
-            ja3: f.client_hello.as_ref().map(|ch| ja3::ja3_with(ch, &mut self.hashes)),
-            ja4: f.client_hello.as_ref().map(|ch| ja4::ja4_with(ch, transport, &mut self.hashes)),
+            ja3,
+            ja4,
             ja3s: f.first_server_hello.as_ref().map(|sh| ja3::ja3s_with(sh, &mut self.hashes)),
             ja4s: if self.ja4plus {
                 f.first_server_hello.as_ref().map(|sh| ja4::ja4s_with(sh, transport, &mut self.hashes))

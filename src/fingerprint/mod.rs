@@ -10,7 +10,10 @@
 pub mod ja3;
 pub mod ja4;
 
+use std::sync::Arc;
+
 use crate::cache::{ByteCache, CacheStats};
+use crate::tls::hello::ClientHello;
 use crate::tls::names::is_grease;
 
 /// Which transport a hello rode on: the first character of JA4/JA4S.
@@ -80,17 +83,29 @@ fn push_hex_ascii(out: &mut String, hex: &[u8]) {
 /// and finding a string costs a fraction of hashing it (a JA4 is four SHA-256, about 40%
 /// of its cost in `cargo bench`, a JA3's MD5 about 55%). One per worker; the key is the
 /// exact input (see [`crate::cache`]), so a hit is the hash itself.
+///
+/// It also keeps whole ClientHellos' JA3 and JA4 ([`client_fingerprints`]), by everything
+/// the two read from a hello: a client that sends the same lists again costs one lookup
+/// instead of building six strings.
 #[derive(Debug)]
 pub struct Hashes {
     sha256_12: ByteCache<[u8; 12]>,
     md5: ByteCache<[u8; 32]>,
+    hellos: ByteCache<Arc<(ja3::Ja3, ja4::Ja4)>>,
+    /// Scratch for a hello's key (reused: no allocation per hello).
+    key: Vec<u8>,
 }
 
 impl Hashes {
-    /// Caches of at most `budget` bytes of input strings per hash function; 0 turns them
-    /// off.
+    /// Caches of at most `budget` bytes each: of input strings per hash function, and of
+    /// hello keys with their fingerprints; 0 turns them off.
     pub fn new(budget: usize) -> Self {
-        Hashes { sha256_12: ByteCache::new(budget), md5: ByteCache::new(budget) }
+        Hashes {
+            sha256_12: ByteCache::new(budget),
+            md5: ByteCache::new(budget),
+            hellos: ByteCache::new(budget),
+            key: Vec::new(),
+        }
     }
 
     /// No caching: every hash is computed.
@@ -98,10 +113,11 @@ impl Hashes {
         Hashes::new(0)
     }
 
-    /// Hits, misses and evictions of both caches.
+    /// Hits, misses and evictions of the three caches.
     pub fn stats(&self) -> CacheStats {
         let mut s = self.sha256_12.stats;
         s.add(&self.md5.stats);
+        s.add(&self.hellos.stats);
         s
     }
 
@@ -127,11 +143,145 @@ impl Hashes {
     }
 }
 
+/// JA3 and JA4 of a ClientHello seen over `transport`, through a worker's [`Hashes`]:
+/// kept by the exact values of every field the two read ([`hello_key`]), so a hit is what
+/// [`ja3::ja3_with`] and [`ja4::ja4_with`] would return. Most clients send the same lists
+/// on every connection; Chromium shuffles its extensions, so its hellos miss here (and
+/// still find their sorted JA4 hashes in the hash caches).
+pub fn client_fingerprints(
+    ch: &ClientHello,
+    transport: Transport,
+    hashes: &mut Hashes,
+) -> (ja3::Ja3, ja4::Ja4) {
+    if hashes.hellos.budget() == 0 {
+        return (ja3::ja3_with(ch, hashes), ja4::ja4_with(ch, transport, hashes));
+    }
+    let mut key = std::mem::take(&mut hashes.key);
+    key.clear();
+    hello_key(&mut key, ch, transport);
+    let prints = match hashes.hellos.lookup(&key) {
+        Some(p) => p,
+        None => {
+            let (j3, j4) = (ja3::ja3_with(ch, hashes), ja4::ja4_with(ch, transport, hashes));
+            // What the strings hold, charged to the budget with the key.
+            let extra = [&j3.string, &j3.hash, &j4.ja4, &j4.ja4_r, &j4.ja4_o, &j4.ja4_ro]
+                .iter()
+                .map(|s| s.len())
+                .sum::<usize>()
+                + std::mem::size_of::<(ja3::Ja3, ja4::Ja4)>();
+            let p = Arc::new((j3, j4));
+            hashes.hellos.keep(&key, p.clone(), extra);
+            p
+        }
+    };
+    hashes.key = key;
+    (prints.0.clone(), prints.1.clone())
+}
+
+/// The key of a hello in [`Hashes`]: the transport and every field JA3 and JA4 read
+/// (legacy version, ciphers, extensions, groups, point formats, supported_versions,
+/// signature algorithms and the first ALPN value), each list with its length in front so
+/// that no two different hellos share a key. A field added to either fingerprint must be
+/// added here; `client_fingerprints_are_the_computed_ones` changes each field in turn to
+/// catch one that is missing.
+fn hello_key(key: &mut Vec<u8>, ch: &ClientHello, transport: Transport) {
+    fn len(key: &mut Vec<u8>, n: usize) {
+        key.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+    }
+    fn list(key: &mut Vec<u8>, v: &[u16]) {
+        len(key, v.len());
+        for x in v {
+            key.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn bytes(key: &mut Vec<u8>, v: &[u8]) {
+        len(key, v.len());
+        key.extend_from_slice(v);
+    }
+    key.push(transport.ja4_char() as u8);
+    key.extend_from_slice(&ch.version.to_le_bytes());
+    list(key, &ch.ciphers);
+    list(key, &ch.extensions);
+    list(key, &ch.groups);
+    bytes(key, &ch.point_formats);
+    list(key, &ch.supported_versions);
+    match &ch.sig_algs {
+        None => key.push(0),
+        Some(s) => {
+            key.push(1);
+            list(key, s);
+        }
+    }
+    match ch.alpn.first() {
+        None => key.push(0),
+        Some(a) => {
+            key.push(1);
+            bytes(key, a);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use md5::Digest as _;
 
     use super::*;
+
+    /// Every field JA3 or JA4 reads, changed one at a time: once the unchanged hello is
+    /// kept, each variant must still get its own fingerprints (a field missing from
+    /// `hello_key` would hand it the kept ones), whether computed or found the second time.
+    #[test]
+    fn client_fingerprints_are_the_computed_ones() {
+        use crate::tls::hello::{ext, parse_client_hello, tests::sample_client_hello_body};
+        let base = parse_client_hello(&sample_client_hello_body(), false).unwrap();
+        let mut variants = vec![(base.clone(), Transport::Tcp)];
+        let mut change = |f: &dyn Fn(&mut ClientHello)| {
+            let mut ch = base.clone();
+            f(&mut ch);
+            variants.push((ch, Transport::Tcp));
+        };
+        change(&|ch| ch.version = 0x0301);
+        change(&|ch| ch.ciphers.push(0x00ff));
+        change(&|ch| ch.ciphers.reverse());
+        change(&|ch| ch.extensions.push(ext::SERVER_NAME));
+        change(&|ch| ch.extensions.reverse());
+        change(&|ch| ch.groups.push(0x001e));
+        change(&|ch| ch.point_formats.push(2));
+        change(&|ch| ch.supported_versions = vec![0x0302]);
+        change(&|ch| ch.sig_algs = None);
+        change(&|ch| ch.sig_algs = Some(vec![0x0807]));
+        change(&|ch| ch.alpn = vec![b"h3".to_vec()]);
+        change(&|ch| ch.alpn.clear());
+        change(&|ch| ch.alpn = vec![b"http/1.1".to_vec(), b"h2".to_vec()]);
+        variants.push((base.clone(), Transport::Quic));
+        variants.push((base.clone(), Transport::Dtls));
+        let computed: Vec<_> = variants.iter().map(|(ch, t)| (ja3::ja3(ch), ja4::ja4(ch, *t))).collect();
+        for (i, c) in computed.iter().enumerate().skip(1) {
+            assert_ne!(c, &computed[0], "variant {i} must fingerprint differently from the base hello");
+        }
+        let n = variants.len() as u64;
+        for budget in [1 << 20, 1500, 0] {
+            let mut hashes = Hashes::new(budget);
+            for round in 0..2 {
+                for ((ch, t), want) in variants.iter().zip(&computed) {
+                    assert_eq!(
+                        &client_fingerprints(ch, *t, &mut hashes),
+                        want,
+                        "budget {budget} round {round}"
+                    );
+                }
+            }
+            let s = hashes.hellos.stats;
+            match budget {
+                0 => assert_eq!(s, CacheStats::default(), "off: not looked up"),
+                1500 => assert!(
+                    s.evicted > 0 && s.hits + s.misses == 2 * n && hashes.hellos.bytes() <= 1500,
+                    "{s:?}"
+                ),
+                _ => assert_eq!(s, CacheStats { hits: n, misses: n, evicted: 0 }),
+            }
+        }
+    }
 
     #[test]
     fn cached_hashes_are_the_hashes() {
