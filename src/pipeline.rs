@@ -158,7 +158,7 @@ struct FrameRef {
 
 /// Shares of the flows each worker thread takes for the calling thread's one, when the
 /// calling thread is a worker too ([`PipelineConfig::inline_first`]).
-const SHARE: u64 = 6;
+const SHARE: u64 = 10;
 
 /// [`FrameRef::block`] of a frame copied into the batch.
 const COPIED: u32 = u32::MAX;
@@ -378,7 +378,7 @@ impl Pipeline {
         let shard = hash.map_or(0, |h| {
             if self.inline.is_some() {
                 // The calling thread also reads the file and writes the events: its
-                // shard takes one share where each worker thread takes six, and a worker
+                // shard takes one share where each worker thread takes ten, and a worker
                 // that falls behind hands it the rendering of its records besides
                 // (`offload_render`). Measured on 2 cores, 2 workers: 1:3 was the best
                 // split without the handing over (of 1:1 to 1:10); with it, 1:4 to 1:8 were
@@ -386,7 +386,10 @@ impl Pipeline {
                 // 61 quiet ones). Once the JA3/JA4 and hello parsing got cheaper (the
                 // workers' part), 1:6 beat 1:4 by 2-3% in three sets of paired rounds (25,
                 // 41, 61) and by 6% on long flows; 1:8 and 1:12 were in between; 3 and 4
-                // workers the same.
+                // workers the same. Once whole hellos' fingerprints were cached (the workers'
+                // part 16% cheaper again), the worker thread sat polling for batches: 1:10
+                // beat 1:6 by 2.6% (paired medians, 61 rounds; 1:14 and 1:20 by 2.0% and
+                // 1.4%, 1:9 by 1.7% in 41), with 3 and 4 workers within noise.
                 let u = FlowHasher::shard(h, SHARE * (workers as u64 - 1) + 1) as usize;
                 u.div_ceil(SHARE as usize)
             } else {
