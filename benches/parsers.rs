@@ -217,6 +217,40 @@ fn benches(c: &mut Criterion) {
             b.iter(|| client_fingerprints(black_box(&ch), Transport::Tcp, &mut hashes))
         });
     }
+    // What the whole-hello cache costs a client that never repeats its hello (Chromium
+    // shuffles its extensions on every connection): each iteration a new order of
+    // Chromium's extensions (a shuffle seeded by the iteration count, made on a copy of the
+    // hello in both benches), against the same through the hash caches alone
+    // (`_hashes_only`). The difference of the two is the cost of the misses.
+    let chromium = parse_client_hello(&inp.chromium_hello, false).expect("the ClientHello parses");
+    let shuffle = |i: u64| {
+        let mut ch = chromium.clone();
+        let mut x = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        for k in (1..ch.extensions.len()).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ch.extensions.swap(k, (x % (k as u64 + 1)) as usize);
+        }
+        ch
+    };
+    let mut hashes = Hashes::new(1 << 20);
+    let mut i = 0u64;
+    g.bench_function("client_shuffled/chromium", |b| {
+        b.iter(|| {
+            i += 1;
+            client_fingerprints(&shuffle(i), Transport::Tcp, &mut hashes)
+        })
+    });
+    let mut hashes = Hashes::new(1 << 20);
+    let mut i = 0u64;
+    g.bench_function("client_shuffled_hashes_only/chromium", |b| {
+        b.iter(|| {
+            i += 1;
+            let ch = shuffle(i);
+            (ja3_with(&ch, &mut hashes), ja4_with(&ch, Transport::Tcp, &mut hashes))
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("decode");

@@ -92,6 +92,14 @@ pub struct Hashes {
     sha256_12: ByteCache<[u8; 12]>,
     md5: ByteCache<[u8; 32]>,
     hellos: ByteCache<Arc<(ja3::Ja3, ja4::Ja4)>>,
+    /// Hashes of hello keys seen once (direct-mapped, a slot per `hash % len`): a hello is
+    /// kept in `hellos` only when seen again. A client that never repeats its hello
+    /// (Chromium shuffles its extensions) would otherwise pay for an entry, an eviction and
+    /// six string copies on every connection: `cargo bench` `client_shuffled` took 3.91 µs
+    /// against 2.47 µs through the hash caches alone without this filter, 2.95 against
+    /// 2.88 µs with it (both include copying and shuffling the hello).
+    seen: Vec<u64>,
+    seen_hasher: ahash::RandomState,
     /// Scratch for a hello's key (reused: no allocation per hello).
     key: Vec<u8>,
 }
@@ -104,6 +112,9 @@ impl Hashes {
             sha256_12: ByteCache::new(budget),
             md5: ByteCache::new(budget),
             hellos: ByteCache::new(budget),
+            // One 8-byte slot per 256 bytes of budget (4096 slots, 32 KiB, for 1 MiB).
+            seen: if budget == 0 { Vec::new() } else { vec![0; (budget / 256).clamp(16, 1 << 16)] },
+            seen_hasher: ahash::RandomState::new(),
             key: Vec::new(),
         }
     }
@@ -163,10 +174,18 @@ pub fn client_fingerprints(
         Some(p) => p,
         None => {
             let (j3, j4) = (ja3::ja3_with(ch, hashes), ja4::ja4_with(ch, transport, hashes));
-            // What the strings hold, charged to the budget with the key.
+            let h = hashes.seen_hasher.hash_one(&key[..]);
+            let slot = (h % hashes.seen.len() as u64) as usize;
+            if hashes.seen[slot] != h {
+                // First sighting: remembered, not kept.
+                hashes.seen[slot] = h;
+                hashes.key = key;
+                return (j3, j4);
+            }
+            // What the strings hold (their allocations), charged to the budget with the key.
             let extra = [&j3.string, &j3.hash, &j4.ja4, &j4.ja4_r, &j4.ja4_o, &j4.ja4_ro]
                 .iter()
-                .map(|s| s.len())
+                .map(|s| s.capacity())
                 .sum::<usize>()
                 + std::mem::size_of::<(ja3::Ja3, ja4::Ja4)>();
             let p = Arc::new((j3, j4));
@@ -262,7 +281,7 @@ mod tests {
         let n = variants.len() as u64;
         for budget in [1 << 20, 1500, 0] {
             let mut hashes = Hashes::new(budget);
-            for round in 0..2 {
+            for round in 0..3 {
                 for ((ch, t), want) in variants.iter().zip(&computed) {
                     assert_eq!(
                         &client_fingerprints(ch, *t, &mut hashes),
@@ -275,10 +294,12 @@ mod tests {
             match budget {
                 0 => assert_eq!(s, CacheStats::default(), "off: not looked up"),
                 1500 => assert!(
-                    s.evicted > 0 && s.hits + s.misses == 2 * n && hashes.hellos.bytes() <= 1500,
+                    s.evicted > 0 && s.hits + s.misses == 3 * n && hashes.hellos.bytes() <= 1500,
                     "{s:?}"
                 ),
-                _ => assert_eq!(s, CacheStats { hits: n, misses: n, evicted: 0 }),
+                // Seen once, kept the second time, found the third (a variant whose key
+                // shares a slot of `seen` with another's may be kept later or not at all).
+                _ => assert!(s.hits + s.misses == 3 * n && s.hits > n / 2 && s.evicted == 0, "{s:?}"),
             }
         }
     }
