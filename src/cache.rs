@@ -183,6 +183,25 @@ mod tests {
         assert!(c.bytes() <= 10);
     }
 
+    /// `keep` charges a value's own bytes with its key's: entries go oldest first when
+    /// key and value together do not fit, and an entry larger than the budget is not kept.
+    #[test]
+    fn kept_values_are_charged_with_their_keys() {
+        let mut c: ByteCache<u32> = ByteCache::new(100);
+        assert_eq!(c.lookup(b"a"), None);
+        c.keep(b"a", 1, 40);
+        c.keep(b"b", 2, 40);
+        assert_eq!(c.bytes(), 82);
+        assert_eq!((c.lookup(b"a"), c.lookup(b"b")), (Some(1), Some(2)));
+        // 82 + 41 > 100: "a" goes.
+        c.keep(b"c", 3, 40);
+        assert_eq!((c.stats.evicted, c.bytes()), (1, 82));
+        assert_eq!((c.lookup(b"a"), c.lookup(b"c")), (None, Some(3)));
+        c.keep(b"d", 4, 100);
+        assert_eq!((c.lookup(b"d"), c.stats.evicted, c.bytes()), (None, 1, 82));
+        assert_eq!(c.stats, CacheStats { hits: 3, misses: 3, evicted: 1 });
+    }
+
     #[test]
     fn off_parses_every_time() {
         let mut c = CertCache::new(0);

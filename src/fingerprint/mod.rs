@@ -293,10 +293,9 @@ mod tests {
             let s = hashes.hellos.stats;
             match budget {
                 0 => assert_eq!(s, CacheStats::default(), "off: not looked up"),
-                1500 => assert!(
-                    s.evicted > 0 && s.hits + s.misses == 3 * n && hashes.hellos.bytes() <= 1500,
-                    "{s:?}"
-                ),
+                // Room for one or two entries (and 16 slots of `seen`, so which variants
+                // are kept depends on the seed): whatever is kept stays within the budget.
+                1500 => assert!(s.hits + s.misses == 3 * n && hashes.hellos.bytes() <= 1500, "{s:?}"),
                 // Seen once, kept the second time, found the third (a variant whose key
                 // shares a slot of `seen` with another's may be kept later or not at all).
                 _ => assert!(s.hits + s.misses == 3 * n && s.hits > n / 2 && s.evicted == 0, "{s:?}"),
