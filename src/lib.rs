@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+mod ascii;
 pub mod cache;
 pub mod capture;
 pub mod certcheck;

@@ -25,34 +25,11 @@ impl Ja3 {
     }
 }
 
-/// `00` to `99`, two ASCII digits each.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
-/// Appends `v` in decimal (the hot path of every JA3 string: no `core::fmt`). Two digits
-/// per division, from [`PAIRS`].
+/// Appends `v` in decimal (the hot path of every JA3 string: no `core::fmt`), with the
+/// digit writer the event writer uses too ([`crate::ascii::digits_u64`]).
 fn push_dec(out: &mut Vec<u8>, v: u16) {
-    let mut buf = [0u8; 5];
-    let mut i = buf.len();
-    let mut n = usize::from(v);
-    while n >= 100 {
-        let d = 2 * (n % 100);
-        n /= 100;
-        i -= 2;
-        buf[i] = PAIRS[d];
-        buf[i + 1] = PAIRS[d + 1];
-    }
-    if n >= 10 {
-        i -= 2;
-        buf[i] = PAIRS[2 * n];
-        buf[i + 1] = PAIRS[2 * n + 1];
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
+    let mut buf = [0u8; 20];
+    let i = crate::ascii::digits_u64(&mut buf, u64::from(v));
     // Byte by byte: a call to memcpy for 1 to 5 bytes costs more than the pushes (and
     // one fixed 8-byte append cut back to length measured no better).
     for &d in &buf[i..] {

@@ -12,6 +12,7 @@ pub mod ja4;
 
 use std::sync::Arc;
 
+use crate::ascii::HEX;
 use crate::cache::{ByteCache, CacheStats};
 use crate::tls::hello::ClientHello;
 use crate::tls::names::is_grease;
@@ -42,8 +43,6 @@ impl Transport {
 pub(crate) fn no_grease(v: &[u16]) -> impl Iterator<Item = u16> + '_ {
     v.iter().copied().filter(|&x| !is_grease(x))
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {

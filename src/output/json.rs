@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::ascii::{HEX, digits_u64};
 use crate::time::{Timestamp, civil_from_days};
 
 /// `"name":`, an object member's key as [`Json::key`] writes it (after a comma unless it is
@@ -22,16 +23,6 @@ macro_rules! key {
     };
 }
 pub(super) use key;
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// The two decimal digits of 0..100, in order.
-const DIGITS2: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
 
 /// What a byte becomes in a JSON string: 0 for itself, `u` for `\u00XX`, else the letter
 /// after the backslash (serde_json's `ESCAPE` table).
@@ -137,29 +128,6 @@ fn push_ascii(out: &mut String, b: &[u8]) {
     if let Ok(s) = std::str::from_utf8(b) {
         out.push_str(s);
     }
-}
-
-/// Writes the decimal digits of `v` at the end of `buf`; returns where they start.
-#[inline]
-fn digits_u64(buf: &mut [u8; 20], mut v: u64) -> usize {
-    let mut i = buf.len();
-    while v >= 100 {
-        let d = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i] = DIGITS2[d];
-        buf[i + 1] = DIGITS2[d + 1];
-    }
-    if v >= 10 {
-        let d = v as usize * 2;
-        i -= 2;
-        buf[i] = DIGITS2[d];
-        buf[i + 1] = DIGITS2[d + 1];
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
-    i
 }
 
 /// Appends `v` in decimal.

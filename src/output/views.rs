@@ -14,9 +14,8 @@ use std::fmt::{self, Write as _};
 
 use serde::ser::{Error as _, Serialize, SerializeSeq, Serializer};
 
+use crate::ascii::HEX;
 use crate::fingerprint::no_grease;
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A code point's display name: a known `&'static str`, or the number itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
