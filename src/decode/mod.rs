@@ -221,6 +221,12 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// The state at the start of a frame: no VLAN tag or tunnel seen yet.
+    #[inline(always)]
+    fn new(missing: u32, fast: bool) -> Self {
+        Ctx { vlans: [0; VLAN_IDS_KEPT], vlan_count: 0, vlan_depth: 0, encaps: 0, missing, fast }
+    }
+
     fn push_vlan(&mut self, id: u16) -> Result<(), DecodeError> {
         self.vlan_depth += 1;
         if self.vlan_depth > MAX_VLAN_TAGS {
@@ -254,9 +260,7 @@ pub fn decode(linktype: u32, frame: &[u8], missing: u32) -> Result<Packet<'_>, D
     // `decode_with` gives such a frame: `ethernet`, then `ethertype` 0x0800 with no VLAN,
     // then `ipv4_tcp`; the tests that hold `ipv4_tcp` to `etherparse` go through here.
     if linktype == linktype::ETHERNET && frame.get(12..14) == Some(&[0x08, 0x00][..]) {
-        let ctx =
-            Ctx { vlans: [0; VLAN_IDS_KEPT], vlan_count: 0, vlan_depth: 0, encaps: 0, missing, fast: true };
-        if let Some(p) = ipv4_tcp(&ctx, &frame[14..]) {
+        if let Some(p) = ipv4_tcp(&Ctx::new(missing, true), &frame[14..]) {
             return Ok(p);
         }
     }
@@ -277,7 +281,7 @@ pub fn decode_reference(linktype: u32, frame: &[u8], missing: u32) -> Result<Pac
 }
 
 fn decode_with(linktype: u32, frame: &[u8], missing: u32, fast: bool) -> Result<Packet<'_>, DecodeError> {
-    let mut ctx = Ctx { vlans: [0; VLAN_IDS_KEPT], vlan_count: 0, vlan_depth: 0, encaps: 0, missing, fast };
+    let mut ctx = Ctx::new(missing, fast);
     let trunc = DecodeError::Truncated(Layer::Link);
     match linktype {
         linktype::ETHERNET => ethernet(&mut ctx, frame),
