@@ -1,6 +1,6 @@
 //! Flow keys: the canonical 5-tuple (+ VLAN ids), direction, and a stable flow id.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher as _, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::{Packet, Transport, VLAN_IDS_KEPT};
@@ -86,10 +86,10 @@ impl FlowKey {
 }
 
 impl FlowKey {
-    /// The key packed into words, for [`FlowTable`]'s keyed hash: a handful of word writes
-    /// instead of the field-by-field writes of the derived `Hash` (which [`FlowKey::flow_id`]
-    /// keeps using, so flow ids stay as they were).
-    fn words(&self) -> [u64; 6] {
+    /// The key packed into three 128-bit words, for [`FlowTable`]'s keyed hash: three
+    /// word writes instead of the field-by-field writes of the derived `Hash` (which
+    /// [`FlowKey::flow_id`] keeps using, so flow ids stay as they were).
+    fn words(&self) -> [u128; 3] {
         fn bits(ip: IpAddr) -> u128 {
             match ip {
                 IpAddr::V4(a) => u128::from(a.to_bits()),
@@ -98,17 +98,14 @@ impl FlowKey {
         }
         let (lo, hi) = (bits(self.lo.0), bits(self.hi.0));
         let [v0, v1, v2] = self.vlans;
-        [
-            lo as u64,
-            (lo >> 64) as u64,
-            hi as u64,
-            (hi >> 64) as u64,
-            u64::from(self.lo.1) << 48
-                | u64::from(self.hi.1) << 32
-                | u64::from(self.proto) << 8
-                | u64::from(self.vlan_count),
-            u64::from(v0) << 32 | u64::from(v1) << 16 | u64::from(v2),
-        ]
+        let rest = u128::from(self.lo.1) << 112
+            | u128::from(self.hi.1) << 96
+            | u128::from(self.proto) << 88
+            | u128::from(self.vlan_count) << 80
+            | u128::from(v0) << 32
+            | u128::from(v1) << 16
+            | u128::from(v2);
+        [lo, hi, rest]
     }
 }
 
@@ -123,13 +120,39 @@ fn rank(e: &Endpoint) -> (bool, u128, u16) {
 }
 
 /// A keyed hash of flow keys (random seed per instance: attackers choose 5-tuples).
-#[derive(Clone, Default)]
-pub struct FlowHasher(ahash::RandomState);
+///
+/// `foldhash`'s quality hasher (the hash `hashbrown` itself defaults to, plus a final
+/// multiply for avalanche): three folded multiplies of the key's 128-bit words into the
+/// seeded accumulator and one more to finish, about a third of `ahash`'s portable
+/// fallback over the same 48 bytes. The reading thread hashes every packet, so this is on
+/// replay's serial path. Both of foldhash's seeds are secret and random per instance
+/// (its own defaults mix in address-space layout and time only): with a known shared
+/// seed, an IPv6 address whose high half equals it would zero the multiply and with it
+/// the per-instance seed.
+#[derive(Clone)]
+pub struct FlowHasher {
+    seed: u64,
+    shared: foldhash::SharedSeed,
+}
+
+impl Default for FlowHasher {
+    fn default() -> Self {
+        // SipHash under std's random keys (from the OS) of two constants: two secret
+        // random words without another dependency.
+        let keys = std::hash::RandomState::new();
+        FlowHasher { seed: keys.hash_one(1u8), shared: foldhash::SharedSeed::from_u64(keys.hash_one(2u8)) }
+    }
+}
 
 impl FlowHasher {
     /// The hash of `key`.
+    #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
-        self.0.hash_one(key.words())
+        let mut h = foldhash::quality::FoldHasher::with_seed(self.seed, &self.shared);
+        for w in key.words() {
+            h.write_u128(w);
+        }
+        h.finish()
     }
 
     /// Which of `n` shards the flow of `hash` goes to: taken from bits 24..56 alone, by a
@@ -359,6 +382,34 @@ mod tests {
         }
         assert_eq!(FlowHasher::shard(u64::MAX, 1), 0);
         assert_eq!(FlowHasher::shard(u64::MAX, 5), 4);
+    }
+
+    /// Two hashers disagree on the same key (each is seeded at random), and a change to any
+    /// one field of a key, IPv4 or IPv6, changes its hash.
+    #[test]
+    fn flow_hash_is_seeded_and_covers_every_field() {
+        let (a, b) = (FlowHasher::default(), FlowHasher::default());
+        for (src, dst) in [("198.18.0.1", "198.18.0.2"), ("2001:db8::1", "2001:db8::2")] {
+            let base = pkt(src, 5000, dst, 443);
+            let key = FlowKey::of(&base).0;
+            assert_ne!(a.hash(&key), b.hash(&key));
+            let variants = [
+                pkt(src, 5001, dst, 443),
+                pkt(src, 5000, dst, 444),
+                pkt(if src.contains(':') { "2001:db8::3" } else { "198.18.0.3" }, 5000, dst, 443),
+                pkt(src, 5000, if dst.contains(':') { "2001:db9::2" } else { "198.19.0.2" }, 443),
+                Packet { transport: Transport::Udp, ..base.clone() },
+                Packet { vlans: [8, 0, 0], ..base.clone() },
+                Packet { vlans: [7, 9, 0], vlan_count: 2, ..base.clone() },
+                Packet { vlans: [7, 0, 0], vlan_count: 0, ..base.clone() },
+                Packet { vlans: [7, 9, 1], vlan_count: 3, ..base.clone() },
+            ];
+            for v in &variants {
+                let k = FlowKey::of(v).0;
+                assert_ne!(k, key);
+                assert_ne!(a.hash(&k), a.hash(&key), "{v:?}");
+            }
+        }
     }
 
     #[test]

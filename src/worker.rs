@@ -1,7 +1,7 @@
 //! A worker: its own flow table, reassembly and TLS sessions. Frames in, handshake
 //! records out.
 //!
-//! The flow table is a `hashbrown` map keyed with a random seed (`ahash`), so an attacker
+//! The flow table is a `hashbrown` map hashed with secret random seeds ([`crate::flow::FlowHasher`]), so an attacker
 //! who picks 5-tuples cannot aim for one bucket. It is capped at
 //! [`WorkerConfig::max_flows`]; when full, idle flows are swept first, and if none can go
 //! the new flow is not tracked (counted). Time comes from the packets only: a flow idle
