@@ -154,7 +154,7 @@ impl Hashes {
 }
 
 /// JA3 and JA4 of a ClientHello seen over `transport`, through a worker's [`Hashes`]:
-/// kept by the exact values of every field the two read ([`hello_key`]), so a hit is what
+/// kept by the exact values of every field the two read (`hello_key`), so a hit is what
 /// [`ja3::ja3_with`] and [`ja4::ja4_with`] would return. Most clients send the same lists
 /// on every connection; Chromium shuffles its extensions, so its hellos miss here (and
 /// still find their sorted JA4 hashes in the hash caches).
