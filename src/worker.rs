@@ -4,10 +4,11 @@
 //! The flow table is a `hashbrown` map hashed with secret random seeds
 //! ([`crate::flow::FlowHasher`]), so an attacker who picks 5-tuples cannot aim for one
 //! bucket. It is capped at [`WorkerConfig::max_flows`]; when full, idle flows are swept
-//! first, and if none can go the new flow is not tracked (counted). Time comes from the packets only: a flow idle
-//! past its timeout ends when its next packet arrives or at the next [`Worker::tick`]
-//! (the pipeline ticks every worker once per second of packet time), whichever is first;
-//! either way it ends the same, so results never depend on how flows were sharded.
+//! first, and if none can go the new flow is not tracked (counted). Time comes from the
+//! packets only: a flow idle past its timeout ends when its next packet arrives or at the
+//! next [`Worker::tick`] (the pipeline ticks every worker once per second of packet
+//! time), whichever is first; either way it ends the same, so results never depend on how
+//! flows were sharded.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
