@@ -34,6 +34,7 @@ mod tests;
 mod views;
 
 use std::cell::RefCell;
+use std::hash::BuildHasher as _;
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -97,6 +98,71 @@ fn names16(w: &mut Json<'_>, k: &'static str, codes: &[u16], f: fn(u16) -> Optio
         name16(w, v, f);
     }
     w.close_array();
+}
+
+/// The ClientHello's lists by name: `client_versions`, `client_groups`,
+/// `client_key_shares` and `client_sig_algs` (in that order, each absent when empty).
+fn client_lists(w: &mut Json<'_>, [versions, groups, key_shares, sig_algs]: [&[u16]; 4]) {
+    names16(w, key!("client_versions"), versions, names::version);
+    names16(w, key!("client_groups"), groups, names::group);
+    names16(w, key!("client_key_shares"), key_shares, names::group);
+    names16(w, key!("client_sig_algs"), sig_algs, names::signature_scheme);
+}
+
+thread_local! {
+    static LIST_MEMO: RefCell<ListMemo> = RefCell::new(ListMemo::default());
+}
+
+/// Slots in a rendering thread's [`ListMemo`].
+const MEMO_SLOTS: usize = 128;
+/// Most codes (over the four lists) a hello may have for its lists' text to be kept.
+const MEMO_MAX_CODES: usize = 128;
+
+/// A [`ListMemo`] slot: the lists (each after its length) and their text.
+type Kept = (Box<[u16]>, Box<str>);
+
+/// The text [`client_lists`] wrote for recent ClientHellos' lists, by the lists' values:
+/// clients send the same lists again and again, and naming 30-odd code points one by one
+/// was a third of the cost of writing an event. Direct-mapped: a hello's lists go to one
+/// slot by their hash and replace what was there, so the memory is bounded by the slot
+/// count and the per-hello code cap (about 5 KB of text and 260 bytes of key at most per
+/// slot, so under 700 KB per rendering thread). Hellos with longer lists are written
+/// directly. The text depends on nothing but the lists, and a hit compares them exactly.
+#[derive(Default)]
+struct ListMemo {
+    slots: Vec<Option<Kept>>,
+    key: Vec<u16>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl ListMemo {
+    /// Writes the lists' members, from the memo when they were written before.
+    fn write(&mut self, w: &mut Json<'_>, lists: [&[u16]; 4]) {
+        let codes: usize = lists.iter().map(|l| l.len()).sum();
+        if codes > MEMO_MAX_CODES {
+            return client_lists(w, lists);
+        }
+        self.key.clear();
+        for l in lists {
+            // Each list's length first: the same codes split differently are other lists.
+            self.key.push(l.len() as u16);
+            self.key.extend_from_slice(l);
+        }
+        if self.slots.is_empty() {
+            self.slots.resize_with(MEMO_SLOTS, || None);
+        }
+        let slot = (self.hasher.hash_one(&self.key[..]) % MEMO_SLOTS as u64) as usize;
+        match &self.slots[slot] {
+            Some((k, text)) if **k == self.key[..] => w.members(text),
+            _ => {
+                // Written on their own (each member after a comma), then kept.
+                let mut text = String::new();
+                client_lists(&mut Json::new(&mut text), lists);
+                w.members(&text);
+                self.slots[slot] = Some((self.key.as_slice().into(), text.into_boxed_str()));
+            }
+        }
+    }
 }
 
 /// The member `k`: an array of strings; absent when empty.
@@ -338,15 +404,18 @@ fn tls(w: &mut Json<'_>, h: &Handshake, labels: &[Label]) {
         name16(w, g, names::group);
     }
     if let Some(c) = ch {
-        names16(w, key!("client_versions"), &c.supported_versions, names::version);
-        names16(w, key!("client_groups"), &c.groups, names::group);
-        names16(w, key!("client_key_shares"), &c.key_share_groups, names::group);
-        names16(
-            w,
-            key!("client_sig_algs"),
+        let lists = [
+            &c.supported_versions[..],
+            &c.groups,
+            &c.key_share_groups,
             c.sig_algs.as_deref().unwrap_or_default(),
-            names::signature_scheme,
-        );
+        ];
+        // Through the thread's memo; directly when it is not there (a thread shutting
+        // down) or in use.
+        let memo = LIST_MEMO.try_with(|m| m.try_borrow_mut().map(|mut m| m.write(w, lists)).is_ok());
+        if memo != Ok(true) {
+            client_lists(w, lists);
+        }
     }
     if let Some(v) = d.server_sig_alg {
         w.key(key!("server_sig_alg"));

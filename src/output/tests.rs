@@ -514,3 +514,45 @@ fn table_names_need_no_escaping() {
         assert!(clean(s.as_str()));
     }
 }
+
+/// The ClientHello lists written through a rendering thread's memo are exactly what
+/// writing them directly gives: for hits and misses, for more hellos than the memo has
+/// slots (so slots are replaced), for the same codes split differently between the lists,
+/// for lists too long to be kept, and at the start of an object.
+#[test]
+fn list_memo_writes_what_direct_writing_does() {
+    use super::json::Json;
+    use super::{ListMemo, MEMO_MAX_CODES, MEMO_SLOTS, client_lists};
+    let mut rng = Rng(0x11_57);
+    let mut hellos: Vec<[Vec<u16>; 4]> =
+        (0..3 * MEMO_SLOTS).map(|_| [rng.codes(), rng.codes(), rng.codes(), rng.codes()]).collect();
+    // The same codes, one moved to the next list; and lists past the cap.
+    hellos.push([vec![0x0304, 0x0303], vec![], vec![0x001d], vec![0x0403]]);
+    hellos.push([vec![0x0304], vec![0x0303], vec![0x001d], vec![0x0403]]);
+    hellos.push([vec![0x0304], vec![], vec![0x0303, 0x001d], vec![0x0403]]);
+    hellos.push([vec![], vec![], vec![], vec![]]);
+    hellos.push([vec![0x0a0a], vec![0x1a1a], vec![], vec![]]);
+    hellos.push([vec![0x0403; MEMO_MAX_CODES], vec![0x001d], vec![], vec![]]);
+    hellos.push([vec![], vec![], vec![], vec![0x0804; MEMO_MAX_CODES + 1]]);
+    let mut memo = ListMemo::default();
+    let mut written = 0;
+    for round in 0..3 {
+        for h in &hellos {
+            let lists = [&h[0][..], &h[1][..], &h[2][..], &h[3][..]];
+            for start in ["{\"version\":\"TLS 1.2\"", "{"] {
+                let (mut via_memo, mut direct) = (start.to_string(), start.to_string());
+                memo.write(&mut Json::new(&mut via_memo), lists);
+                client_lists(&mut Json::new(&mut direct), lists);
+                assert_eq!(via_memo, direct, "round {round}: {h:?}");
+                via_memo.push('}');
+                serde_json::from_str::<Value>(&via_memo).unwrap_or_else(|e| panic!("{e}: {via_memo}"));
+                written += usize::from(via_memo.len() > start.len() + 1);
+            }
+        }
+    }
+    assert!(written > hellos.len(), "{written}");
+    // At most one kept text per slot.
+    assert!(
+        memo.slots.len() == MEMO_SLOTS && memo.slots.iter().filter(|s| s.is_some()).count() <= MEMO_SLOTS
+    );
+}
