@@ -208,8 +208,11 @@ fn hello_key(key: &mut Vec<u8>, ch: &ClientHello, transport: Transport) {
     }
     fn list(key: &mut Vec<u8>, v: &[u16]) {
         len(key, v.len());
-        for x in v {
-            key.extend_from_slice(&x.to_le_bytes());
+        // Grown once, then filled (no capacity check per value).
+        let at = key.len();
+        key.resize(at + 2 * v.len(), 0);
+        for (d, x) in key[at..].chunks_exact_mut(2).zip(v) {
+            d.copy_from_slice(&x.to_le_bytes());
         }
     }
     fn bytes(key: &mut Vec<u8>, v: &[u8]) {
