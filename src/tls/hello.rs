@@ -159,12 +159,13 @@ fn extension_room(bytes: usize) -> usize {
     (bytes / 4).min(64)
 }
 
+/// The big-endian u16 values filling `r`, appended to `out` (within the cap) in one
+/// pass; an odd trailing byte is an error at its offset (after the values before it).
 fn u16s(mut r: Reader<'_>, out: &mut Vec<u16>, what: &'static str) -> Result<(), ParseError> {
-    reserve_capped(out, r.remaining() / 2);
-    while r.remaining() >= 2 {
-        push_capped(out, r.u16(what)?);
-    }
-    if r.is_empty() { Ok(()) } else { Err(ParseError { what, offset: r.offset() }) }
+    let b = r.rest();
+    let room = MAX_LIST_VALUES.saturating_sub(out.len());
+    out.extend(b.chunks_exact(2).take(room).map(|p| u16::from_be_bytes([p[0], p[1]])));
+    if b.len() % 2 == 0 { Ok(()) } else { Err(ParseError { what, offset: r.offset() - 1 }) }
 }
 
 /// Parses a ClientHello body (after the 4-byte handshake header). `dtls` adds the cookie.
@@ -445,6 +446,34 @@ pub(crate) mod tests {
         // Last extension (key_share) claims more bytes than there are.
         body[n - 13] = 0x40;
         assert!(parse_client_hello(&body, false).is_err());
+    }
+
+    /// A u16 list with an odd trailing byte is an error at that byte; a list past
+    /// [`MAX_LIST_VALUES`] keeps the first that many values, in order.
+    #[test]
+    fn u16_lists_odd_byte_and_cap() {
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[0u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&5u16.to_be_bytes());
+        let at = body.len();
+        body.extend_from_slice(&[0x13, 0x01, 0x13, 0x02, 0x13]);
+        body.extend_from_slice(&[1, 0]);
+        let e = parse_client_hello(&body, false).unwrap_err();
+        assert_eq!((e.what, e.offset), ("cipher_suites", at + 4));
+
+        let n = MAX_LIST_VALUES + 10;
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[0u8; 32]);
+        body.push(0);
+        body.extend_from_slice(&((2 * n) as u16).to_be_bytes());
+        for i in 0..n as u16 {
+            body.extend_from_slice(&i.to_be_bytes());
+        }
+        body.extend_from_slice(&[1, 0]);
+        let ch = parse_client_hello(&body, false).unwrap();
+        assert_eq!(ch.ciphers, (0..MAX_LIST_VALUES as u16).collect::<Vec<_>>());
+        assert_eq!(ch.compression, vec![0]);
     }
 
     fn sample_server_hello_body(hrr: bool) -> Vec<u8> {
