@@ -63,8 +63,8 @@ fn fast_paths_agree_on_every_captured_frame() {
     assert!(fast > 300, "{fast} of {total}");
 }
 
-/// Every cut, and every single-byte change, of IPv4 and IPv6 TCP frames: the fast path and
-/// the reference give the same packet or the same error.
+/// Every cut, and every single-byte change, of IPv4, IPv6 and VLAN-tagged IPv6 TCP frames:
+/// the fast paths and the reference give the same packet or the same error.
 #[test]
 fn fast_paths_agree_on_cut_and_mangled_frames() {
     let mut v4 = vec![0u8; 14 + 24 + 20 + 4];
@@ -91,12 +91,16 @@ fn fast_paths_agree_on_cut_and_mangled_frames() {
     v6[t..t + 2].copy_from_slice(&443u16.to_be_bytes());
     v6[t + 2..t + 4].copy_from_slice(&5000u16.to_be_bytes());
     v6[t + 12] = 0x50;
+    // The IPv6 frame with one 802.1Q tag (VLAN 100).
+    let mut tagged = v6[..12].to_vec();
+    tagged.extend_from_slice(&[0x81, 0x00, 0x20, 0x64]);
+    tagged.extend_from_slice(&v6[12..]);
     let check = |f: &[u8]| {
         for missing in [0, 7] {
             assert_eq!(decode::decode(1, f, missing), decode::decode_reference(1, f, missing), "{f:02x?}");
         }
     };
-    for frame in [&v4, &v6] {
+    for frame in [&v4, &v6, &tagged] {
         assert!(decode::decode(1, frame, 0).is_ok());
         for cut in 0..=frame.len() {
             check(&frame[..cut]);
