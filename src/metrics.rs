@@ -466,14 +466,17 @@ mod tests {
             outcome: Outcome::Established,
             anomalies: vec![],
             fingerprints: Fingerprints {
-                ja3: Some(Ja3 { string: String::new(), hash: format!("{i:032x}") }),
+                ja3: Some(Ja3 { string: String::new(), hash: format!("{i:032x}") }.into()),
                 ja3s: None,
-                ja4: Some(Ja4 {
-                    ja4: format!("t13d{i}"),
-                    ja4_r: String::new(),
-                    ja4_o: String::new(),
-                    ja4_ro: String::new(),
-                }),
+                ja4: Some(
+                    Ja4 {
+                        ja4: format!("t13d{i}"),
+                        ja4_r: String::new(),
+                        ja4_o: String::new(),
+                        ja4_ro: String::new(),
+                    }
+                    .into(),
+                ),
                 ja4s: None,
             },
             details: Default::default(),

@@ -90,15 +90,16 @@ impl Outcome {
 }
 
 /// Fingerprints computed for a record (absent when the hello was not seen, or the
-/// fingerprint is switched off).
+/// fingerprint is switched off). A client's JA3 and JA4 are shared (`Arc`) with the
+/// worker's cache of whole hellos, so a repeated hello costs no string copies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprints {
     /// JA3 of the first ClientHello.
-    pub ja3: Option<Ja3>,
+    pub ja3: Option<Arc<Ja3>>,
     /// JA3S of the first ServerHello.
     pub ja3s: Option<Ja3>,
     /// JA4 of the first ClientHello.
-    pub ja4: Option<Ja4>,
+    pub ja4: Option<Arc<Ja4>>,
     /// JA4S of the first ServerHello (JA4+ only).
     pub ja4s: Option<Ja4s>,
 }

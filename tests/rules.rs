@@ -53,14 +53,17 @@ fn record(cipher: u16) -> Handshake {
         outcome: Outcome::Established,
         anomalies: vec![],
         fingerprints: Fingerprints {
-            ja3: Some(Ja3 { string: String::new(), hash: "0".repeat(32) }),
+            ja3: Some(Ja3 { string: String::new(), hash: "0".repeat(32) }.into()),
             ja3s: None,
-            ja4: Some(Ja4 {
-                ja4: "t12d190800_d83cc789557e_7af1ed941c26".into(),
-                ja4_r: String::new(),
-                ja4_o: String::new(),
-                ja4_ro: String::new(),
-            }),
+            ja4: Some(
+                Ja4 {
+                    ja4: "t12d190800_d83cc789557e_7af1ed941c26".into(),
+                    ja4_r: String::new(),
+                    ja4_o: String::new(),
+                    ja4_ro: String::new(),
+                }
+                .into(),
+            ),
             ja4s: None,
         },
         details: Details::default(),
@@ -138,7 +141,8 @@ fn policy_pack_over_built_records() {
 fn threat_intel_examples() {
     let s = shipped();
     let mut h = record(0xc02f);
-    h.fingerprints.ja3 = Some(Ja3 { string: String::new(), hash: "6734f37431670b3ab4292b8f60f29984".into() });
+    h.fingerprints.ja3 =
+        Some(Ja3 { string: String::new(), hash: "6734f37431670b3ab4292b8f60f29984".into() }.into());
     assert!(ids(&s, &h).is_empty(), "Trickbot's JA3 alone is not enough");
     h.fingerprints.ja3s =
         Some(Ja3 { string: String::new(), hash: "623de93db17d313345d7ea481e7443cf".into() });
@@ -147,7 +151,7 @@ fn threat_intel_examples() {
     assert_eq!(&*m[0].id, "intel.trickbot-ja3-ja3s");
     assert_eq!(m[0].severity, Severity::High);
     assert!(m[0].tags.iter().any(|t| t == "source:salesforce-ja3-readme"));
-    h.fingerprints.ja4.as_mut().unwrap().ja4 = "t12d210800_76e208dd3e22_16bbda4055b2".into();
+    Arc::make_mut(h.fingerprints.ja4.as_mut().unwrap()).ja4 = "t12d210800_76e208dd3e22_16bbda4055b2".into();
     assert_eq!(ids(&s, &h), ["intel.trickbot-ja3-ja3s", "intel.cobaltstrike-4.9.1-ja4"]);
 }
 
@@ -249,7 +253,7 @@ fn a_hundred_thousand_fingerprints_load() {
     assert_eq!(rules.len(), 100_000);
     assert_eq!(rules.summary().indexed, 100_000);
     let mut h = record(0xc02f);
-    h.fingerprints.ja3.as_mut().unwrap().hash = big_hash(77_777);
+    Arc::make_mut(h.fingerprints.ja3.as_mut().unwrap()).hash = big_hash(77_777);
     assert_eq!(ids(&list, &h), ["big-list"]);
     assert_eq!(ids(&rules, &h), ["big.77777"]);
 }
@@ -293,7 +297,7 @@ fn bench_matching_cost() {
     ];
     let miss = record(0xc02f);
     let mut hit = record(0xc02f);
-    hit.fingerprints.ja3.as_mut().unwrap().hash = big_hash(7);
+    Arc::make_mut(hit.fingerprints.ja3.as_mut().unwrap()).hash = big_hash(7);
     for (name, set) in &sets {
         println!(
             "{name:34} miss {:7.1} ns/match   hit {:7.1} ns/match",

@@ -90,7 +90,7 @@ fn push_hex_ascii(out: &mut String, hex: &[u8]) {
 pub struct Hashes {
     sha256_12: ByteCache<[u8; 12]>,
     md5: ByteCache<[u8; 32]>,
-    hellos: ByteCache<Arc<(ja3::Ja3, ja4::Ja4)>>,
+    hellos: ByteCache<(Arc<ja3::Ja3>, Arc<ja4::Ja4>)>,
     /// Hashes of hello keys seen once (direct-mapped, a slot per `hash % len`): a hello is
     /// kept in `hellos` only when seen again. A client that never repeats its hello
     /// (Chromium shuffles its extensions) would otherwise pay for an entry, an eviction and
@@ -162,9 +162,9 @@ pub fn client_fingerprints(
     ch: &ClientHello,
     transport: Transport,
     hashes: &mut Hashes,
-) -> (ja3::Ja3, ja4::Ja4) {
+) -> (Arc<ja3::Ja3>, Arc<ja4::Ja4>) {
     if hashes.hellos.budget() == 0 {
-        return (ja3::ja3_with(ch, hashes), ja4::ja4_with(ch, transport, hashes));
+        return (Arc::new(ja3::ja3_with(ch, hashes)), Arc::new(ja4::ja4_with(ch, transport, hashes)));
     }
     let mut key = std::mem::take(&mut hashes.key);
     key.clear();
@@ -172,7 +172,8 @@ pub fn client_fingerprints(
     let prints = match hashes.hellos.lookup(&key) {
         Some(p) => p,
         None => {
-            let (j3, j4) = (ja3::ja3_with(ch, hashes), ja4::ja4_with(ch, transport, hashes));
+            let (j3, j4) =
+                (Arc::new(ja3::ja3_with(ch, hashes)), Arc::new(ja4::ja4_with(ch, transport, hashes)));
             let h = hashes.seen_hasher.hash_one(&key[..]);
             let slot = (h % hashes.seen.len() as u64) as usize;
             if hashes.seen[slot] != h {
@@ -187,13 +188,12 @@ pub fn client_fingerprints(
                 .map(|s| s.capacity())
                 .sum::<usize>()
                 + std::mem::size_of::<(ja3::Ja3, ja4::Ja4)>();
-            let p = Arc::new((j3, j4));
-            hashes.hellos.keep(&key, p.clone(), extra);
-            p
+            hashes.hellos.keep(&key, (j3.clone(), j4.clone()), extra);
+            (j3, j4)
         }
     };
     hashes.key = key;
-    (prints.0.clone(), prints.1.clone())
+    prints
 }
 
 /// The key of a hello in [`Hashes`]: the transport and every field JA3 and JA4 read
@@ -285,8 +285,9 @@ mod tests {
             let mut hashes = Hashes::new(budget);
             for round in 0..3 {
                 for ((ch, t), want) in variants.iter().zip(&computed) {
+                    let (j3, j4) = client_fingerprints(ch, *t, &mut hashes);
                     assert_eq!(
-                        &client_fingerprints(ch, *t, &mut hashes),
+                        &(j3.as_ref().clone(), j4.as_ref().clone()),
                         want,
                         "budget {budget} round {round}"
                     );

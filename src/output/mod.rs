@@ -518,7 +518,7 @@ fn tls(w: &mut Json<'_>, h: &Handshake, labels: &[Label]) {
         w.key(key!("client_hellos"));
         w.u64(u64::from(h.client_hello_count));
     }
-    ja3(w, key!("ja3"), fp.ja3.as_ref());
+    ja3(w, key!("ja3"), fp.ja3.as_deref());
     ja3(w, key!("ja3s"), fp.ja3s.as_ref());
     // The leaf in Suricata EVE's own top-level fields and formats.
     if let Some(leaf) = h.certificates.first().and_then(|c| c.info.as_ref().ok()) {

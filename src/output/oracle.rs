@@ -416,7 +416,7 @@ fn tls_out(h: &Handshake) -> TlsOut<'_> {
             weak_signature: c.weak_signature,
             reasons: &c.reasons,
         }),
-        ja3: fp.ja3.as_ref().map(Ja3Out::from),
+        ja3: fp.ja3.as_deref().map(Ja3Out::from),
         ja3s: fp.ja3s.as_ref().map(Ja3Out::from),
         ja4: fp.ja4.as_ref().map(|j| j.ja4.as_str()),
         ja4_r: fp.ja4.as_ref().map(|j| j.ja4_r.as_str()),

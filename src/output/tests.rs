@@ -347,13 +347,10 @@ impl Rng {
             outcome: self.pick(&Outcome::ALL),
             anomalies: self.some(2, Self::text),
             fingerprints: Fingerprints {
-                ja3: self.maybe(|r| Ja3 { string: r.text(), hash: r.text() }),
+                ja3: self.maybe(|r| Ja3 { string: r.text(), hash: r.text() }.into()),
                 ja3s: self.maybe(|r| Ja3 { string: r.text(), hash: r.text() }),
-                ja4: self.maybe(|r| Ja4 {
-                    ja4: r.text(),
-                    ja4_r: r.text(),
-                    ja4_o: r.text(),
-                    ja4_ro: r.text(),
+                ja4: self.maybe(|r| {
+                    Ja4 { ja4: r.text(), ja4_r: r.text(), ja4_o: r.text(), ja4_ro: r.text() }.into()
                 }),
                 ja4s: self.maybe(|r| Ja4s { ja4s: r.text(), ja4s_r: r.text() }),
             },

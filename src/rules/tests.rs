@@ -61,15 +61,20 @@ pub(crate) fn record() -> Handshake {
         outcome: Outcome::Established,
         anomalies: vec![],
         fingerprints: Fingerprints {
-            ja3: Some(Ja3 {
-                string: "771,49199-5,0-10-16-43,29-23,".into(),
-                hash: "6734f37431670b3ab4292b8f60f29984".into(),
-            }),
+            ja3: Some(
+                Ja3 {
+                    string: "771,49199-5,0-10-16-43,29-23,".into(),
+                    hash: "6734f37431670b3ab4292b8f60f29984".into(),
+                }
+                .into(),
+            ),
             ja3s: Some(Ja3 {
                 string: "771,49199,16".into(),
                 hash: "623de93db17d313345d7ea481e7443cf".into(),
             }),
-            ja4: Some(Ja4 { ja4: JA4.into(), ja4_r: "raw".into(), ja4_o: "o".into(), ja4_ro: "ro".into() }),
+            ja4: Some(
+                Ja4 { ja4: JA4.into(), ja4_r: "raw".into(), ja4_o: "o".into(), ja4_ro: "ro".into() }.into(),
+            ),
             ja4s: None,
         },
         details: Details::default(),
@@ -350,7 +355,7 @@ fn imported_lists_labels_and_suricata_through_a_rule_file() {
 
     let mut emotet = h.clone();
     emotet.fingerprints.ja3 =
-        Some(Ja3 { string: String::new(), hash: "4d7a28d6f2263ed61de88ca66eb011e3".into() });
+        Some(Ja3 { string: String::new(), hash: "4d7a28d6f2263ed61de88ca66eb011e3".into() }.into());
     emotet.fingerprints.ja3s =
         Some(Ja3 { string: String::new(), hash: "80b3a14bccc8598a1f3bbe83e71f735f".into() });
     let ids: Vec<String> = s.matches(&emotet).iter().map(|m| m.id.to_string()).collect();
@@ -360,12 +365,15 @@ fn imported_lists_labels_and_suricata_through_a_rule_file() {
 
     // Labels: the GoLang row alone; with JA4S on and Sliver's JA4S, Sliver too.
     let mut go = h.clone();
-    go.fingerprints.ja4 = Some(Ja4 {
-        ja4: "t13d190900_9dc949149365_97f8aa674fd9".into(),
-        ja4_r: String::new(),
-        ja4_o: String::new(),
-        ja4_ro: String::new(),
-    });
+    go.fingerprints.ja4 = Some(
+        Ja4 {
+            ja4: "t13d190900_9dc949149365_97f8aa674fd9".into(),
+            ja4_r: String::new(),
+            ja4_o: String::new(),
+            ja4_ro: String::new(),
+        }
+        .into(),
+    );
     let l = s.labels(&go);
     assert_eq!(l.len(), 1);
     assert_eq!(l[0].library.as_deref(), Some("GoLang"));
@@ -435,7 +443,8 @@ fn learn_cfg(toml_extra: &str) -> RuleSet {
 fn at(h: &Handshake, secs: i64, ja4: &str) -> Handshake {
     let mut h = h.clone();
     h.timestamp = Timestamp::from_nanos(secs * 1_000_000_000);
-    h.fingerprints.ja4.as_mut().unwrap().ja4 = format!("t13d1516h2_{ja4:0>12}_e5627efa2ab1");
+    std::sync::Arc::make_mut(h.fingerprints.ja4.as_mut().unwrap()).ja4 =
+        format!("t13d1516h2_{ja4:0>12}_e5627efa2ab1");
     h
 }
 
