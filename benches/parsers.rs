@@ -260,6 +260,23 @@ fn benches(c: &mut Criterion) {
     g.bench_function("ethernet_ipv4_tcp", |b| {
         b.iter(|| decode::decode(black_box(*linktype), black_box(frame), 0))
     });
+    // The same TCP segment in IPv6 behind one 802.1Q tag (the hand-written path too).
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 15) * 4;
+    let tcp = &ip[ihl..usize::from(u16::from_be_bytes([ip[2], ip[3]]))];
+    let mut v6 = frame[..12].to_vec();
+    v6.extend_from_slice(&[0x81, 0x00, 0x00, 0x64, 0x86, 0xdd, 0x60, 0, 0, 0]);
+    v6.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    v6.extend_from_slice(&[6, 64]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v6.extend_from_slice(tcp);
+    let p = decode::decode(*linktype, &v6, 0).expect("the IPv6 frame decodes");
+    assert_eq!(p.payload, decode::decode(*linktype, frame, 0).unwrap().payload);
+    assert_eq!(p.vlan_ids(), &[100]);
+    g.bench_function("ethernet_vlan_ipv6_tcp", |b| {
+        b.iter(|| decode::decode(black_box(*linktype), black_box(&v6), 0))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("dirparser");
