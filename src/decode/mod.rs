@@ -267,7 +267,9 @@ pub fn decode(linktype: u32, frame: &[u8], missing: u32) -> Result<Packet<'_>, D
     if linktype == linktype::ETHERNET && frame.len() >= 14 {
         let mut ctx = Ctx::new(missing, true);
         let (mut et, mut rest) = (u16::from_be_bytes([frame[12], frame[13]]), &frame[14..]);
-        // One 802.1Q tag, as `ethertype` reads it.
+        // One 802.1Q tag, as `ethertype` reads it. (Written out, not through `push_vlan`
+        // and a shared version dispatch with `ip`: that version made the packet's later
+        // copy stall on store forwarding, 38% of `frame_in`'s samples against 11%.)
         if et == 0x8100 && rest.len() >= 4 {
             let tci = u16::from_be_bytes([rest[0], rest[1]]);
             et = u16::from_be_bytes([rest[2], rest[3]]);
