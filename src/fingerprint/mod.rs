@@ -182,12 +182,14 @@ pub fn client_fingerprints(
                 hashes.key = key;
                 return (j3, j4);
             }
-            // What the strings hold (their allocations), charged to the budget with the key.
+            // What the value holds, charged to the budget with the key: the strings'
+            // allocations and the two `Arc` allocations (each struct and its two counts).
             let extra = [&j3.string, &j3.hash, &j4.ja4, &j4.ja4_r, &j4.ja4_o, &j4.ja4_ro]
                 .iter()
                 .map(|s| s.capacity())
                 .sum::<usize>()
-                + std::mem::size_of::<(ja3::Ja3, ja4::Ja4)>();
+                + std::mem::size_of::<(ja3::Ja3, ja4::Ja4)>()
+                + 4 * std::mem::size_of::<usize>();
             hashes.hellos.keep(&key, (j3.clone(), j4.clone()), extra);
             (j3, j4)
         }
