@@ -713,6 +713,9 @@ fn end_batch(
     }
 }
 
+// Not inlined: the body of each worker thread, called once; kept as a frame of its own so
+// profiles (`bench/profile.sh`) can tell the worker threads' time apart under LTO.
+#[inline(never)]
 fn run_worker(
     id: usize,
     mut w: Worker,

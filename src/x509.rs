@@ -223,6 +223,9 @@ pub struct CertInfo {
 
 /// Parses one DER certificate. Bytes after the certificate are ignored (and noted); the
 /// fingerprints cover `der` as given, as Suricata and Zeek hash the certificate entry.
+// Not inlined (called once per certificate not in the cache): a frame of its own in
+// profiles under LTO.
+#[inline(never)]
 pub fn parse_certificate(der: &[u8]) -> Result<CertInfo, CertError> {
     let (rest, cert) = X509Certificate::from_der(der).map_err(|e| CertError::of(e, der))?;
     let mut info = CertInfo::default();

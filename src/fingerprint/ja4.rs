@@ -180,6 +180,8 @@ pub fn ja4(ch: &ClientHello, transport: Transport) -> Ja4 {
 }
 
 /// [`ja4`], its SHA-256 through a worker's [`Hashes`].
+// Not inlined (called once per new hello): a frame of its own in profiles under LTO.
+#[inline(never)]
 pub fn ja4_with(ch: &ClientHello, transport: Transport, hashes: &mut Hashes) -> Ja4 {
     // Sized up front: a filtered iterator's `collect` grows its vector by doubling.
     let mut ciphers = Vec::with_capacity(ch.ciphers.len());
