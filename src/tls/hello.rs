@@ -139,8 +139,13 @@ impl ServerHello {
     }
 }
 
+/// Values `v` may still take under [`MAX_LIST_VALUES`].
+fn room<T>(v: &[T]) -> usize {
+    MAX_LIST_VALUES.saturating_sub(v.len())
+}
+
 fn push_capped<T>(v: &mut Vec<T>, x: T) {
-    if v.len() < MAX_LIST_VALUES {
+    if room(v) > 0 {
         v.push(x);
     }
 }
@@ -149,7 +154,7 @@ fn push_capped<T>(v: &mut Vec<T>, x: T) {
 /// the wire gives, instead of growing by doubling (four reallocations for a browser's
 /// 16-suite list).
 fn reserve_capped<T>(v: &mut Vec<T>, n: usize) {
-    v.reserve(n.min(MAX_LIST_VALUES.saturating_sub(v.len())));
+    v.reserve(n.min(room(v)));
 }
 
 /// Extensions a block of `bytes` can hold that are worth allocating for at once: each
@@ -163,7 +168,7 @@ fn extension_room(bytes: usize) -> usize {
 /// pass; an odd trailing byte is an error at its offset (after the values before it).
 fn u16s(mut r: Reader<'_>, out: &mut Vec<u16>, what: &'static str) -> Result<(), ParseError> {
     let b = r.rest();
-    let room = MAX_LIST_VALUES.saturating_sub(out.len());
+    let room = room(out);
     out.extend(b.chunks_exact(2).take(room).map(|p| u16::from_be_bytes([p[0], p[1]])));
     if b.len() % 2 == 0 { Ok(()) } else { Err(ParseError { what, offset: r.offset() - 1 }) }
 }
