@@ -285,8 +285,14 @@ impl Pipeline {
         let (done_tx, results) = bounded::<Done>(n * (cfg.queue_batches + 2));
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
+        // Shares of the flows: with the calling thread as worker 0, it takes one and each
+        // worker thread SHARE (see `frame_in`); else one each.
+        let (own, thread_share, total) = match cfg.inline_first {
+            true => (1, SHARE as usize, SHARE as usize * (n - 1) + 1),
+            false => (1, 1, n),
+        };
         let inline = cfg.inline_first.then(|| Inline {
-            worker: Worker::with_hasher(cfg.worker.clone(), hasher.clone()),
+            worker: Worker::with_share(cfg.worker.clone(), hasher.clone(), (own, total)),
             batches: 0,
             records: Vec::new(),
         });
@@ -304,7 +310,7 @@ impl Pipeline {
             let render = cfg.render.clone();
             let offload = cfg.offload_render;
             let poll = cfg.poll_before_sleep;
-            let worker = Worker::with_hasher(wcfg, hasher.clone());
+            let worker = Worker::with_share(wcfg, hasher.clone(), (thread_share, total));
             let nth = handles.len();
             let h = std::thread::Builder::new()
                 .name(format!("hellotap-worker-{w}"))

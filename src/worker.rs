@@ -220,6 +220,15 @@ impl Worker {
     /// A worker whose flow table hashes with `hasher`: a caller that shares it can hand
     /// over each packet's hash ([`Worker::decoded`]) instead of the worker computing it again.
     pub fn with_hasher(cfg: WorkerConfig, hasher: FlowHasher) -> Self {
+        Self::with_share(cfg, hasher, (1, 1))
+    }
+
+    /// [`Worker::with_hasher`] for a worker that gets `share.0` in `share.1` of the flows
+    /// (one shard of a pool): its table starts with that part of the room for a busy
+    /// link's flows. Fresh memory is dear here (first touch of a page costs ~2 µs in this
+    /// VM, more than writing it), and the table's slots are touched at random, so a table
+    /// sized for every flow but holding a tenth of them still costs all its pages.
+    pub fn with_share(cfg: WorkerConfig, hasher: FlowHasher, share: (usize, usize)) -> Self {
         let rec = Recorder {
             ja4plus: cfg.ja4plus,
             pcap_filename: None,
@@ -227,7 +236,7 @@ impl Worker {
             hashes: Hashes::new(cfg.hash_cache_bytes),
         };
         let reasm = Reasm { limits: cfg.stream, stats: Default::default() };
-        let initial = cfg.max_flows.min(INITIAL_FLOWS);
+        let initial = cfg.max_flows.min((INITIAL_FLOWS * share.0).div_ceil(share.1.max(1)));
         Worker {
             reasm,
             cfg,
