@@ -16,7 +16,7 @@
 # Environment (defaults in brackets):
 #   RUNS [31]            timed rounds (tcpdump, hellotap, ...), after 1 warm-up run
 #   TSHARK_RUNS [2]      timed tshark runs (it is slow)
-#   BULK_RUNS [5]        timed runs per command on the bulk capture
+#   BULK_RUNS [11]       timed runs per command on the bulk capture
 #   WORKERS ["1 2 N"]    hellotap worker counts to time (N = nproc)
 #   HS_PACKETS [300000]  size of the handshakes capture
 #   BULK_FLOWS [10000] BULK_FLOW_PACKETS [100]   shape of the bulk capture
@@ -42,7 +42,7 @@ elif [[ $# -gt 0 ]]; then
 fi
 runs=${RUNS:-31}
 tshark_runs=${TSHARK_RUNS:-2}
-bulk_runs=${BULK_RUNS:-5}
+bulk_runs=${BULK_RUNS:-11}
 hs_packets=${HS_PACKETS:-300000}
 bulk_flows=${BULK_FLOWS:-10000}
 bulk_flow_packets=${BULK_FLOW_PACKETS:-100}

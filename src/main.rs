@@ -319,6 +319,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             // The reading thread works a shard itself (replay's pipeline), so one per core.
+            if !quiet && workers.is_some_and(|w| w > cores) {
+                // More threads than CPUs only take turns: on 2 cores, 3 and 4 workers
+                // replayed the benchmark capture 1.2-1.3x as fast as 1, where 2 did 1.75x
+                // (bench/run.sh, paired rounds).
+                eprintln!(
+                    "hellotap: note: --workers {} on {cores} CPUs: replay is fastest with one worker per CPU (the default)",
+                    workers.unwrap_or(cores)
+                );
+            }
             let workers = workers.unwrap_or(cores).max(1);
             let cfg = ReplayConfig {
                 worker: WorkerConfig {

@@ -131,3 +131,17 @@ fn closed_pipe_is_a_quiet_exit() {
     assert!(!String::from_utf8_lossy(&o.stderr).contains("panicked"));
     assert!(Path::new("pcaps").is_dir());
 }
+
+#[test]
+fn more_workers_than_cpus_gets_a_note_and_the_same_events() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let more = (cpus + 1).to_string();
+    let o = bin().args(["replay", "--workers", &more, "pcaps/python-ssl.pcap"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("note: --workers {more} on {cpus} CPUs")), "oversubscription note: {err}");
+    let one = bin().args(["replay", "-q", "--workers", "1", "pcaps/python-ssl.pcap"]).output().unwrap();
+    assert_eq!(lines(&o), lines(&one), "same events whatever the worker count");
+    let q = bin().args(["replay", "-q", "--workers", &more, "pcaps/python-ssl.pcap"]).output().unwrap();
+    assert!(q.stderr.is_empty(), "--quiet prints nothing: {}", String::from_utf8_lossy(&q.stderr));
+}
