@@ -307,7 +307,7 @@ def cmd_summary(a, _rest):
             t = ts["tshark"]["median"]
             # `hellotap replay` runs one worker per CPU unless told otherwise: the target is
             # its speed; 1 worker is the single-core figure.
-            dflt = f"hellotap-w{os.cpu_count() or 1}"
+            dflt = f"hellotap-w{len(os.sched_getaffinity(0))}"  # nproc, as run.sh
             if isinstance(hs.get(dflt), dict):
                 w(f"  tshark / {dflt:<14} = {t / hs[dflt]['median']:6.1f}x wall   (target >= 100x; "
                   f"replay's default, a worker per CPU)")

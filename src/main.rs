@@ -318,16 +318,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => None,
             };
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            // The reading thread works a shard itself (replay's pipeline), so one per core.
-            if !quiet && workers.is_some_and(|w| w > cores) {
+            if let Some(w) = workers.filter(|&w| w > cores && !quiet) {
                 // More threads than CPUs only take turns: on 2 cores, 3 and 4 workers
-                // replayed the benchmark capture 1.2-1.3x as fast as 1, where 2 did 1.75x
-                // (bench/run.sh, paired rounds).
+                // replayed the benchmark capture 1.2-1.4x as fast as 1, where 2 did
+                // 1.75-1.86x (bench/run.sh, medians of paired rounds).
                 eprintln!(
-                    "hellotap: note: --workers {} on {cores} CPUs: replay is fastest with one worker per CPU (the default)",
-                    workers.unwrap_or(cores)
+                    "hellotap: note: --workers {w} on {cores} CPUs: replay is fastest with one worker per CPU (the default)"
                 );
             }
+            // The reading thread works a shard itself (replay's pipeline), so one per core.
             let workers = workers.unwrap_or(cores).max(1);
             let cfg = ReplayConfig {
                 worker: WorkerConfig {
